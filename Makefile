@@ -1,0 +1,150 @@
+# MyTorch: `make` builds the library and programs, `make test` runs every Check suite,
+# `make mnist` runs gradcheck and then trains MNIST, `make bench` prints the benchmarks.
+# Every entry point first makes sure the Debian packages are there (`make deps`).
+
+PREFIX  ?= /usr/local
+CC      ?= cc
+BUILD   := build
+OPT     ?= -O2
+CFLAGS  ?= $(OPT) -g
+WARN    := -std=c11 -Wall -Wextra -Wpedantic
+CPPFLAGS_ALL = -Iinclude -D_POSIX_C_SOURCE=200809L -DMT_SOURCE_DIR=\"$(CURDIR)\"
+SAN     ?=
+
+DEB_PACKAGES := build-essential pkg-config check libopenblas-dev libcjson-dev zlib1g-dev \
+                libsdl2-dev libcairo2-dev xvfb fonts-dejavu-core valgrind
+PKG_MODULES  := openblas zlib check cairo sdl2 libcjson
+
+# pkg-config is asked only when a recipe runs (after `deps`), so these stay lazy (=).
+pc = $(shell pkg-config $(1) $(2))
+LIB_CFLAGS   = $(call pc,--cflags,openblas zlib)
+LIB_LIBS     = $(call pc,--libs,openblas zlib) -lm
+CHECK_FLAGS  = $(call pc,--cflags --libs,check)
+CAIRO_CFLAGS = $(call pc,--cflags,cairo)
+CAIRO_LIBS   = $(call pc,--libs,cairo)
+
+LIB_SRC  := $(wildcard src/*.c src/ops/*.c src/nn/*.c src/optim/*.c src/io/*.c)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+PIC_OBJ  := $(LIB_SRC:%.c=$(BUILD)/pic/%.o)
+MNIST_SRC := $(wildcard src/mnist/*.c)
+GC_SRC   := $(wildcard gradcheck/*.c)
+GC_LIB_SRC := $(filter-out gradcheck/main.c,$(GC_SRC))
+TEST_SRC := $(wildcard tests/test_*.c)
+TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+# suites that draw (and so link cairo) or test gradcheck
+CAIRO_TESTS := $(BUILD)/tests/test_plot $(BUILD)/tests/test_gradcheck
+
+STATIC   := $(BUILD)/libmytorch.a
+SHARED   := $(BUILD)/libmytorch.so
+PROGRAMS := $(BUILD)/bin/mytorch-mnist $(BUILD)/bin/mytorch-gradcheck
+
+.PHONY: all lib test mnist gradcheck bench memcheck asan deps ensure-deps install clean \
+        _all _test _mnist _gradcheck _bench _memcheck
+
+all: ensure-deps
+	@$(MAKE) --no-print-directory _all
+test: ensure-deps
+	@$(MAKE) --no-print-directory _test
+mnist: ensure-deps
+	@$(MAKE) --no-print-directory _mnist
+gradcheck: ensure-deps
+	@$(MAKE) --no-print-directory _gradcheck
+bench: ensure-deps
+	@$(MAKE) --no-print-directory _bench
+memcheck: ensure-deps
+	@$(MAKE) --no-print-directory _memcheck
+
+# Installs the Debian packages when pkg-config cannot find them: as root with apt-get,
+# otherwise prints the exact command and stops.
+ensure-deps:
+	@if command -v pkg-config >/dev/null 2>&1 && command -v cc >/dev/null 2>&1 && \
+	    pkg-config --exists $(PKG_MODULES); then :; else $(MAKE) --no-print-directory deps; fi
+deps:
+	@if [ "$$(id -u)" = 0 ]; then \
+	  echo "installing: $(DEB_PACKAGES)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    --no-install-recommends $(DEB_PACKAGES) >/dev/null || exit 1; \
+	else \
+	  echo "MyTorch needs Debian packages that pkg-config cannot find. Install them with:"; \
+	  echo "  sudo apt-get install -y $(DEB_PACKAGES)"; exit 1; \
+	fi
+
+_all: $(STATIC) $(SHARED) $(PROGRAMS)
+lib: $(STATIC)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(CFLAGS) $(SAN) $(CPPFLAGS_ALL) $(LIB_CFLAGS) -MMD -MP -c $< -o $@
+$(BUILD)/pic/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS_ALL) $(LIB_CFLAGS) -fPIC -MMD -MP -c $< -o $@
+
+$(STATIC): $(LIB_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+$(SHARED): $(PIC_OBJ)
+	$(CC) -shared -o $@ $^ $(LIB_LIBS)
+
+# programs that draw: compiled with cairo's flags
+$(BUILD)/cairo/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(CFLAGS) $(SAN) $(CPPFLAGS_ALL) $(LIB_CFLAGS) $(CAIRO_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/bin/mytorch-mnist: $(MNIST_SRC:%.c=$(BUILD)/cairo/%.o) $(GC_LIB_SRC:%.c=$(BUILD)/cairo/%.o) $(STATIC)
+	@mkdir -p $(@D)
+	$(CC) $(SAN) -o $@ $^ $(LIB_LIBS) $(CAIRO_LIBS)
+$(BUILD)/bin/mytorch-gradcheck: $(GC_SRC:%.c=$(BUILD)/cairo/%.o) $(STATIC)
+	@mkdir -p $(@D)
+	$(CC) $(SAN) -o $@ $^ $(LIB_LIBS) $(CAIRO_LIBS)
+
+# Check suites: one binary per tests/test_<module>.c
+$(BUILD)/tests/%: $(BUILD)/cairo/tests/%.o $(STATIC)
+	@mkdir -p $(@D)
+	$(CC) $(SAN) -o $@ $< $(STATIC) $(CHECK_FLAGS) $(LIB_LIBS)
+$(CAIRO_TESTS): $(BUILD)/tests/%: $(BUILD)/cairo/tests/%.o $(GC_LIB_SRC:%.c=$(BUILD)/cairo/%.o) $(BUILD)/cairo/src/mnist/plot.o $(STATIC)
+	@mkdir -p $(@D)
+	$(CC) $(SAN) -o $@ $^ $(CHECK_FLAGS) $(LIB_LIBS) $(CAIRO_LIBS)
+
+_test: $(TESTS)
+	@fail=0; for t in $(TESTS); do echo "== $$t"; $$t || fail=1; done; \
+	if [ $$fail = 0 ]; then echo "all test suites passed"; else echo "some test suites FAILED"; exit 1; fi
+
+_gradcheck: $(BUILD)/bin/mytorch-gradcheck
+	$(BUILD)/bin/mytorch-gradcheck
+
+_mnist: $(BUILD)/bin/mytorch-gradcheck $(BUILD)/bin/mytorch-mnist
+	$(BUILD)/bin/mytorch-gradcheck
+	$(BUILD)/bin/mytorch-mnist --data data/mnist --plot validation_accuracy.png --csv validation_accuracy.csv
+
+# Every suite under valgrind (CK_FORK=no so valgrind sees the tests themselves).
+_memcheck: $(TESTS)
+	@fail=0; for t in $(TESTS); do echo "== valgrind $$t"; \
+	  CK_FORK=no valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect \
+	    --error-exitcode=1 $$t >/dev/null || fail=1; done; \
+	if [ $$fail = 0 ]; then echo "memcheck: all suites clean"; else echo "memcheck: FAILED"; exit 1; fi
+
+# AddressSanitizer build of the suites in a separate tree.
+asan:
+	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer" _test
+
+BENCH_SRC := $(wildcard tests/bench/*.c)
+_bench: $(BUILD)/bench/bench $(BUILD)/bin/mytorch-mnist
+	OPENBLAS_NUM_THREADS=1 $(BUILD)/bench/bench
+	@if [ -x tests/bench/bench_mnist.sh ]; then tests/bench/bench_mnist.sh $(BUILD)/bin/mytorch-mnist; fi
+$(BUILD)/bench/bench: $(BENCH_SRC:%.c=$(BUILD)/cairo/%.o) $(STATIC)
+	@mkdir -p $(@D)
+	$(CC) -o $@ $^ $(LIB_LIBS)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/mytorch $(DESTDIR)$(PREFIX)/bin \
+	  $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 $(STATIC) $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(SHARED) $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 include/mytorch/*.h $(DESTDIR)$(PREFIX)/include/mytorch/
+	install -m 755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
+	sed -e 's|@PREFIX@|$(PREFIX)|' src/mytorch.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/mytorch.pc
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

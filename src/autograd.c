@@ -1,0 +1,259 @@
+/* autograd.c: the engine. mt_apply builds the graph during forward (the handout's
+ * Function.apply); mt_backward walks it from the output to the leaves, either with the
+ * handout's recursive depth-first search or in PyTorch's topological order. */
+#include "mytorch/autograd.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void mt_arena_shutdown_default(void);   /* arena.c */
+
+static bool grad_enabled = true;
+static uint32_t next_node_id = 1;
+static uint64_t traversal_serial;
+static mt_observer_fn observer;
+static void *observer_user;
+static mt_arena *scratch;        /* backward's temporaries, reset when each backward ends */
+static bool in_backward;
+
+bool mt_set_grad_enabled(bool on) { bool prev = grad_enabled; grad_enabled = on; return prev; }
+bool mt_is_grad_enabled(void) { return grad_enabled; }
+void mt_set_observer(mt_observer_fn fn, void *user) { observer = fn; observer_user = user; }
+
+static void emit(mt_event ev)
+{
+    if (observer) observer(&ev, observer_user);
+}
+
+void mt_save_for_backward(mt_ctx *ctx, const mt_tensor *t)
+{
+    if (ctx->nsaved >= MT_CTX_SLOTS) {
+        mt_error("save_for_backward: more than %d tensors", MT_CTX_SLOTS);
+        return;
+    }
+    ctx->saved[ctx->nsaved++] = t;
+}
+
+static mt_node *node_new(mt_arena *a, mt_node_kind kind)
+{
+    mt_node *n = mt_arena_alloc(a, sizeof *n);
+    memset(n, 0, sizeof *n);
+    n->kind = kind;
+    n->id = next_node_id++;
+    return n;
+}
+
+/* The node an input contributes to the graph: its grad_fn (an intermediate), its
+ * AccumulateGrad (a leaf that requires grad, made once and kept on the leaf), or NULL (a
+ * constant: nothing flows back to it). */
+static mt_node *parent_node(mt_tensor *t)
+{
+    if (t->grad_fn) return t->grad_fn;
+    if (!t->requires_grad) return NULL;
+    if (!t->accumulate) {
+        t->accumulate = node_new(t->arena, MT_ACCUMULATE_GRAD);
+        t->accumulate->variable = t;
+    }
+    return t->accumulate;
+}
+
+mt_tensor *mt_apply(const mt_op *op, mt_tensor *const *inputs, const mt_op_args *args)
+{
+    static const mt_op_args no_args;
+    if (!op) { mt_error("apply: NULL op"); return NULL; }
+    if (!mt_op_registered(op)) {
+        mt_error("%s: this op is not in the registry; add MT_OP(%s) to src/ops/ops.def",
+                 op->name, op->name);
+        return NULL;
+    }
+    if (!args) args = &no_args;
+    bool needs_grad = false;
+    for (int i = 0; i < op->arity; i++) {
+        if (!inputs[i]) return NULL;             /* an earlier op failed and said so */
+        needs_grad |= inputs[i]->requires_grad;
+    }
+    needs_grad &= grad_enabled;
+
+    /* 1. the node (its context is where forward saves what backward needs) */
+    mt_ctx local;
+    mt_node *node = needs_grad ? node_new(mt_arena_current(), MT_BACKWARD_FUNCTION) : NULL;
+    mt_ctx *ctx = node ? &node->ctx : &local;
+    if (!node) memset(ctx, 0, sizeof *ctx);
+    ctx->nin = op->arity;
+    for (int i = 0; i < op->arity; i++) ctx->in_shape[i] = inputs[i]->shape;
+
+    /* 2. forward */
+    mt_tensor *out = op->forward(ctx, inputs, args);
+    if (!out || !node) return out;
+
+    /* 3. link the node to its parents; 4. store it on the output */
+    node->op = op;
+    node->nparents = op->arity;
+    for (int i = 0; i < op->arity; i++) node->next_functions[i] = parent_node(inputs[i]);
+    node->variable = out;
+    out->grad_fn = node;
+    out->requires_grad = true;
+    out->is_leaf = false;
+    emit((mt_event){ .kind = MT_EV_NODE_CREATED, .node = node, .tensor = out,
+                     .inputs = inputs, .ninputs = op->arity });
+    /* 5. return it */
+    return out;
+}
+
+/* ---- backward ------------------------------------------------------------------------------ */
+
+/* AccumulateGrad: leaf.grad += grad. The grad buffer lives in the leaf's own arena. */
+static void accumulate(mt_node *node, const mt_tensor *grad)
+{
+    mt_tensor *leaf = node->variable;
+    node->backward_calls++;
+    const mt_tensor *before = NULL;
+    if (observer && leaf->grad) before = mt_detach(leaf->grad);   /* snapshot, in scratch */
+    if (!leaf->grad) {
+        mt_arena *prev = mt_arena_use(leaf->arena);
+        leaf->grad = mt_zeros(leaf->shape);
+        mt_arena_use(prev);
+    }
+    for (size_t i = 0; i < leaf->numel; i++) leaf->grad->data[i] += grad->data[i];
+    emit((mt_event){ .kind = MT_EV_ACCUMULATE, .node = node, .tensor = leaf, .grad = grad,
+                     .before = before, .after = leaf->grad });
+}
+
+/* Runs one BackwardFunction: a fresh zeroed gradient per input that needs one, filled by the
+ * op's backward (which adds into it). */
+static void run_node(mt_node *node, const mt_tensor *grad, mt_tensor **gin)
+{
+    node->backward_calls++;
+    for (int i = 0; i < node->nparents; i++)
+        gin[i] = node->next_functions[i] ? mt_zeros(node->ctx.in_shape[i]) : NULL;
+    node->op->backward(&node->ctx, grad, gin);
+}
+
+/* The handout's recursive DFS: compute this node's input gradients and hand each one straight
+ * to its parent, which recurses. A node reached along k paths runs k times. */
+static void backward_dfs(mt_node *node, const mt_tensor *grad)
+{
+    emit((mt_event){ .kind = MT_EV_VISIT, .node = node, .grad = grad, .traversal = MT_DFS });
+    if (node->kind == MT_ACCUMULATE_GRAD) { accumulate(node, grad); return; }
+    mt_tensor *gin[MT_MAX_INPUTS];
+    run_node(node, grad, gin);
+    for (int i = 0; i < node->nparents; i++) {
+        mt_node *p = node->next_functions[i];
+        if (!p) continue;
+        emit((mt_event){ .kind = MT_EV_GRAD_PASSED, .node = node, .parent = p,
+                         .input_index = i, .grad = gin[i], .traversal = MT_DFS });
+        backward_dfs(p, gin[i]);
+    }
+}
+
+/* PyTorch's order: count, for every node reachable from the root, how many edges lead into
+ * it; a node runs once, when all of them have delivered their gradient (summed). */
+static void backward_topo(mt_node *root, const mt_tensor *seed)
+{
+    uint64_t serial = ++traversal_serial;
+    size_t cap = 64, top = 0, nodes = 1;
+    mt_node **stack = malloc(cap * sizeof *stack);
+    if (!stack) { mt_error("backward: out of memory"); return; }
+
+    root->mark = serial; root->pending = 0; root->grad_sum = NULL;
+    stack[top++] = root;
+    while (top) {                                  /* pass 1: in-degrees */
+        mt_node *n = stack[--top];
+        for (int i = 0; i < n->nparents; i++) {
+            mt_node *p = n->next_functions[i];
+            if (!p) continue;
+            if (p->mark != serial) {
+                p->mark = serial; p->pending = 0; p->grad_sum = NULL;
+                nodes++;
+                if (top == cap) {
+                    mt_node **bigger = realloc(stack, 2 * cap * sizeof *stack);
+                    if (!bigger) { free(stack); mt_error("backward: out of memory"); return; }
+                    stack = bigger; cap *= 2;
+                }
+                stack[top++] = p;
+            }
+            p->pending++;
+        }
+    }
+
+    if (cap < nodes) {                             /* pass 2 may hold every node at once */
+        mt_node **bigger = realloc(stack, nodes * sizeof *stack);
+        if (!bigger) { free(stack); mt_error("backward: out of memory"); return; }
+        stack = bigger;
+    }
+    root->grad_sum = (mt_tensor *)seed;
+    stack[top++] = root;                           /* pass 2: nodes whose gradient is complete */
+    while (top) {
+        mt_node *n = stack[--top];
+        const mt_tensor *grad = n->grad_sum;
+        emit((mt_event){ .kind = MT_EV_VISIT, .node = n, .grad = grad, .traversal = MT_TOPO });
+        if (n->kind == MT_ACCUMULATE_GRAD) { accumulate(n, grad); continue; }
+        mt_tensor *gin[MT_MAX_INPUTS];
+        run_node(n, grad, gin);
+        for (int i = 0; i < n->nparents; i++) {
+            mt_node *p = n->next_functions[i];
+            if (!p) continue;
+            emit((mt_event){ .kind = MT_EV_GRAD_PASSED, .node = n, .parent = p,
+                             .input_index = i, .grad = gin[i], .traversal = MT_TOPO });
+            if (!p->grad_sum) p->grad_sum = gin[i];
+            else
+                for (size_t k = 0; k < gin[i]->numel; k++) p->grad_sum->data[k] += gin[i]->data[k];
+            if (--p->pending == 0) stack[top++] = p;
+        }
+    }
+    free(stack);
+}
+
+int mt_backward_ex(mt_tensor *t, const mt_tensor *grad, mt_traversal how)
+{
+    if (!t) { mt_error("backward: NULL tensor"); return -1; }
+    if (!t->requires_grad) {
+        mt_error("backward: the tensor does not require grad and has no grad_fn");
+        return -1;
+    }
+    if (grad && !mt_shape_equal(grad->shape, t->shape)) {
+        char a[64], b[64];
+        mt_error("backward: gradient of shape %s for a tensor of shape %s",
+                 mt_shape_str(grad->shape, a, sizeof a), mt_shape_str(t->shape, b, sizeof b));
+        return -1;
+    }
+    if (in_backward) { mt_error("backward: already running (called from an observer?)"); return -1; }
+    in_backward = true;
+    if (!scratch) scratch = mt_arena_new();
+    mt_arena *prev = mt_arena_use(scratch);
+    bool prev_grad = mt_set_grad_enabled(false);   /* backward itself builds no graph */
+
+    mt_tensor *seed = mt_empty(t->shape);
+    if (grad) memcpy(seed->data, grad->data, t->numel * sizeof(double));
+    else mt_fill(seed, 1.0);
+    mt_node *root = t->grad_fn ? t->grad_fn : parent_node(t);
+    emit((mt_event){ .kind = MT_EV_BACKWARD_BEGIN, .node = root, .tensor = t, .grad = seed,
+                     .traversal = how });
+    if (how == MT_TOPO) backward_topo(root, seed);
+    else backward_dfs(root, seed);
+    emit((mt_event){ .kind = MT_EV_BACKWARD_END, .node = root, .tensor = t, .traversal = how });
+
+    mt_set_grad_enabled(prev_grad);
+    mt_arena_use(prev);
+    mt_arena_reset(scratch);
+    in_backward = false;
+    return 0;
+}
+
+int mt_backward(mt_tensor *t) { return mt_backward_ex(t, NULL, MT_DFS); }
+
+void mt_zero_grad(mt_tensor *t)
+{
+    if (t && t->grad) mt_fill(t->grad, 0.0);
+}
+
+void mt_shutdown(void)
+{
+    mt_arena_free(scratch);
+    scratch = NULL;
+    mt_arena_shutdown_default();
+    observer = NULL;
+    mt_set_error_handler(NULL, NULL);
+    mt_clear_error();
+    grad_enabled = true;
+}

@@ -1,0 +1,24 @@
+/* error.c: how misuse of the API is reported. The message is kept (mt_last_error) and handed
+ * to the handler; the failing op returns NULL and the caller decides what to do. */
+#include "mytorch/autograd.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+static char last_error[512];
+static mt_error_fn handler;
+static void *handler_user;
+
+void mt_set_error_handler(mt_error_fn fn, void *user) { handler = fn; handler_user = user; }
+const char *mt_last_error(void) { return last_error; }
+void mt_clear_error(void) { last_error[0] = '\0'; }
+
+void mt_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    va_end(ap);
+    if (handler) handler(last_error, handler_user);
+    else fprintf(stderr, "mytorch: %s\n", last_error);
+}

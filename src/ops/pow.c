@@ -1,0 +1,43 @@
+/* pow.c: a ^ p for a scalar exponent p. d(a^p)/da = p * a^(p-1).
+ * gradcheck draws a > 0 so that fractional exponents are defined. */
+#include "op.h"
+
+#include <math.h>
+
+static mt_tensor *pow_forward(mt_ctx *ctx, mt_tensor *const *in, const mt_op_args *args)
+{
+    mt_tensor *out = mt_empty(in[0]->shape);
+    for (size_t i = 0; i < out->numel; i++) out->data[i] = pow(in[0]->data[i], args->scalar);
+    mt_save_for_backward(ctx, in[0]);
+    ctx->scalars[0] = args->scalar;
+    return out;
+}
+
+static void pow_backward(const mt_ctx *ctx, const mt_tensor *g, mt_tensor *const *gin)
+{
+    const mt_tensor *a = ctx->saved[0];
+    double p = ctx->scalars[0];
+    for (size_t i = 0; i < g->numel; i++)
+        gin[0]->data[i] += g->data[i] * p * pow(a->data[i], p - 1.0);
+}
+
+static const mt_case pow_cases[] = {
+    { "square_3x4",  { MT_DIMS(3, 4) }, { .scalar = 2.0 } },
+    { "cube_5",      { MT_DIMS(5) },    { .scalar = 3.0 } },
+    { "sqrt_3x4",    { MT_DIMS(3, 4) }, { .scalar = 0.5 } },
+    { "neg_1.5_5",   { MT_DIMS(5) },    { .scalar = -1.5 } },
+    { "scalar",      { MT_SCALAR_DIMS },{ .scalar = 2.5 } },
+};
+
+const mt_op mt_op_pow = {
+    .name = "pow", .backward_name = "PowBackward0", .arity = 1,
+    .forward = pow_forward, .backward = pow_backward,
+    .domain = { { 0.5, 2, 0, false } },
+    .cases = pow_cases, .ncases = MT_COUNT(pow_cases),
+};
+
+mt_tensor *mt_pow(mt_tensor *a, double exponent)
+{
+    mt_op_args args = { .scalar = exponent };
+    return mt_apply(&mt_op_pow, (mt_tensor *[]){ a }, &args);
+}

@@ -1,0 +1,59 @@
+/* reshape.c: the same elements in the same order under a new shape; one dimension may be -1
+ * and is then inferred. Backward reshapes the gradient back, which for contiguous data is
+ * adding it element by element. */
+#include "op.h"
+
+static mt_tensor *reshape_forward(mt_ctx *ctx, mt_tensor *const *in, const mt_op_args *args)
+{
+    (void)ctx;
+    const mt_tensor *a = in[0];
+    mt_shape s = args->shape;
+    char sa[64], sb[64];
+    int infer = -1;
+    size_t known = 1;
+    if (s.ndim < 0 || s.ndim > MT_MAX_DIMS) {
+        mt_error("reshape: %d dimensions (at most %d)", s.ndim, MT_MAX_DIMS);
+        return NULL;
+    }
+    for (int i = 0; i < s.ndim; i++) {
+        if (s.dim[i] == -1 && infer < 0) infer = i;
+        else if (s.dim[i] < 0) {
+            mt_error("reshape: bad target shape %s", mt_shape_str(s, sb, sizeof sb));
+            return NULL;
+        } else known *= (size_t)s.dim[i];
+    }
+    if (infer >= 0 && known > 0 && a->numel % known == 0) s.dim[infer] = (int)(a->numel / known);
+    if (infer >= 0 && s.dim[infer] < 0) s.dim[infer] = 0;
+    if (mt_shape_numel(s) != a->numel || (infer >= 0 && known == 0)) {
+        mt_error("reshape: cannot view shape %s (%zu elements) as %s",
+                 mt_shape_str(a->shape, sa, sizeof sa), a->numel,
+                 mt_shape_str(args->shape, sb, sizeof sb));
+        return NULL;
+    }
+    return mt_from_data(s, a->data);
+}
+
+static void reshape_backward(const mt_ctx *ctx, const mt_tensor *g, mt_tensor *const *gin)
+{
+    (void)ctx;
+    for (size_t i = 0; i < g->numel; i++) gin[0]->data[i] += g->data[i];
+}
+
+static const mt_case reshape_cases[] = {
+    { "3x4_to_2x6",   { MT_DIMS(3, 4) },    { .shape = MT_DIMS(2, 6) } },
+    { "2x3x2_to_12",  { MT_DIMS(2, 3, 2) }, { .shape = MT_DIMS(12) } },
+    { "6_to_3x-1",    { MT_DIMS(6) },       { .shape = MT_DIMS(3, -1) } },
+};
+
+const mt_op mt_op_reshape = {
+    .name = "reshape", .backward_name = "ReshapeAliasBackward0", .arity = 1,
+    .forward = reshape_forward, .backward = reshape_backward,
+    .domain = { { -2, 2, 0, false } },
+    .cases = reshape_cases, .ncases = MT_COUNT(reshape_cases),
+};
+
+mt_tensor *mt_reshape(mt_tensor *a, mt_shape shape)
+{
+    mt_op_args args = { .shape = shape };
+    return mt_apply(&mt_op_reshape, (mt_tensor *[]){ a }, &args);
+}
