@@ -1,0 +1,981 @@
+/* test_io.c: Check suite for include/mytorch/io.h: the IDX/MNIST loader against the committed
+ * data and hand-made broken files, and the .npy reader/writer against files written by numpy
+ * (tests/fixtures/npy, made by tests/fixtures/gen_npy.py) and against itself. */
+#ifndef _XOPEN_SOURCE
+#define _XOPEN_SOURCE 700 /* mkdtemp, nftw, chmod, geteuid */
+#endif
+
+#include "mytorch/io.h"
+
+#include <check.h>
+#include <ftw.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#ifndef MT_SOURCE_DIR
+#define MT_SOURCE_DIR "."
+#endif
+
+#define MNIST_DIR MT_SOURCE_DIR "/data/mnist"
+#define NPY_DIR   MT_SOURCE_DIR "/tests/fixtures/npy"
+
+/* ---- helpers ------------------------------------------------------------------------------ */
+
+static char g_tmp[256]; /* a fresh directory per test case, removed afterwards */
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static void tmp_setup(void)
+{
+    snprintf(g_tmp, sizeof g_tmp, "/tmp/mt_test_io_XXXXXX");
+    if (!mkdtemp(g_tmp)) {
+        perror("mkdtemp");
+        abort();
+    }
+}
+
+static void tmp_teardown(void)
+{
+    chmod(g_tmp, 0700); /* in case a test left it read-only */
+    nftw(g_tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+#define TMP(buf, name) snprintf((buf), sizeof(buf), "%s/%s", g_tmp, (name))
+
+#define ASSERT_ERR_HAS(err, text) \
+    ck_assert_msg(strstr((err), (text)) != NULL, "message \"%s\" lacks \"%s\"", (err), (text))
+
+static int file_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+static void write_bytes(const char *path, const void *bytes, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_msg(f != NULL, "cannot create %s", path);
+    ck_assert_uint_eq(fwrite(bytes, 1, n, f), n);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+static void write_gz(const char *path, const void *bytes, size_t n)
+{
+    gzFile f = gzopen(path, "wb9");
+    ck_assert_msg(f != NULL, "cannot create %s", path);
+    ck_assert_int_eq(gzwrite(f, bytes, (unsigned)n), (int)n);
+    ck_assert_int_eq(gzclose(f), Z_OK);
+}
+
+/* Reads a whole file into a malloc'd buffer. */
+static unsigned char *read_bytes(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    size_t cap = 1 << 16, len = 0;
+    unsigned char *buf = malloc(cap);
+    ck_assert_ptr_nonnull(buf);
+    size_t got;
+    while ((got = fread(buf + len, 1, cap - len, f)) > 0) {
+        len += got;
+        if (len == cap) {
+            cap *= 2;
+            buf = realloc(buf, cap);
+            ck_assert_ptr_nonnull(buf);
+        }
+    }
+    fclose(f);
+    *n = len;
+    return buf;
+}
+
+static void put_be32(unsigned char *b, uint32_t v)
+{
+    b[0] = (unsigned char)(v >> 24);
+    b[1] = (unsigned char)(v >> 16);
+    b[2] = (unsigned char)(v >> 8);
+    b[3] = (unsigned char)v;
+}
+
+/* Builds an IDX file image in buf: magic, dims, then datalen bytes of data (i * 7 % 256, or
+ * the bytes of data when not NULL). Returns the total length. */
+static size_t make_idx(unsigned char *buf, uint32_t magic, int ndim, const uint32_t *dims,
+                       const unsigned char *data, size_t datalen)
+{
+    put_be32(buf, magic);
+    for (int i = 0; i < ndim; i++)
+        put_be32(buf + 4 + 4 * i, dims[i]);
+    size_t off = 4 + 4 * (size_t)ndim;
+    for (size_t i = 0; i < datalen; i++)
+        buf[off + i] = data ? data[i] : (unsigned char)(i * 7 % 256);
+    return off + datalen;
+}
+
+/* A tiny valid MNIST pair in g_tmp: 3 images of 2x2 and labels {4, 0, 9}, raw files. */
+static void write_tiny_mnist(const char *prefix)
+{
+    unsigned char buf[256];
+    char path[512], name[128];
+    static const uint32_t idims[3] = { 3, 2, 2 }, ldims[1] = { 3 };
+    static const unsigned char labels[3] = { 4, 0, 9 };
+    size_t n = make_idx(buf, 0x803, 3, idims, NULL, 12);
+    snprintf(name, sizeof name, "%s-images-idx3-ubyte", prefix);
+    TMP(path, name);
+    write_bytes(path, buf, n);
+    n = make_idx(buf, 0x801, 1, ldims, labels, 3);
+    snprintf(name, sizeof name, "%s-labels-idx1-ubyte", prefix);
+    TMP(path, name);
+    write_bytes(path, buf, n);
+}
+
+/* ---- IDX / MNIST ------------------------------------------------------------------------ */
+
+START_TEST(mnist_load_should_read_the_t10k_files)
+{
+    static const int published[10] = { 980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009 };
+    mt_mnist m;
+    char err[512] = "";
+    int rc = mt_mnist_load(MNIST_DIR, "t10k", &m, err, sizeof err);
+    ck_assert_msg(rc == 0, "load failed: %s", err);
+    ck_assert_uint_eq(m.count, 10000);
+    ck_assert_int_eq(m.rows, 28);
+    ck_assert_int_eq(m.cols, 28);
+    ck_assert_int_eq(m.images.ndim, 3);
+    ck_assert_uint_eq(m.images.item_size, 784);
+    ck_assert_int_eq(m.labels.ndim, 1);
+    ck_assert_uint_eq(m.labels.item_size, 1);
+
+    int counts[10] = { 0 };
+    for (size_t i = 0; i < m.count; i++)
+        counts[m.labels.data[i]]++;
+    for (int d = 0; d < 10; d++)
+        ck_assert_msg(counts[d] == published[d], "digit %d: %d labels, published %d", d,
+                      counts[d], published[d]);
+    ck_assert_int_eq(m.labels.data[0], 7); /* the first test digit is a 7 */
+
+    /* Pixels use the full 0-255 range and the border of a digit image is background. */
+    int maxpix = 0;
+    for (size_t i = 0; i < 784; i++)
+        if (m.images.data[i] > maxpix)
+            maxpix = m.images.data[i];
+    ck_assert_int_eq(maxpix, 255);
+    ck_assert_int_eq(m.images.data[0], 0);
+
+    mt_mnist_free(&m);
+    ck_assert_ptr_null(m.images.data);
+    mt_mnist_free(&m); /* twice is safe */
+}
+END_TEST
+
+START_TEST(idx_load_should_read_the_train_labels)
+{
+    static const int published[10] = { 5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851,
+                                       5949 };
+    mt_idx idx;
+    char err[512] = "";
+    int rc = mt_idx_load(MNIST_DIR "/train-labels-idx1-ubyte.gz", &idx, err, sizeof err);
+    ck_assert_msg(rc == 0, "load failed: %s", err);
+    ck_assert_int_eq(idx.ndim, 1);
+    ck_assert_int_eq(idx.dims[0], 60000);
+    ck_assert_int_eq(idx.dims[1], 1);
+    ck_assert_uint_eq(idx.count, 60000);
+    int counts[10] = { 0 };
+    for (size_t i = 0; i < idx.count; i++) {
+        ck_assert_int_le(idx.data[i], 9);
+        counts[idx.data[i]]++;
+    }
+    for (int d = 0; d < 10; d++)
+        ck_assert_int_eq(counts[d], published[d]);
+    mt_idx_free(&idx);
+}
+END_TEST
+
+START_TEST(mnist_load_should_read_raw_uncompressed_files)
+{
+    write_tiny_mnist("tiny");
+    mt_mnist m;
+    char err[512] = "";
+    int rc = mt_mnist_load(g_tmp, "tiny", &m, err, sizeof err);
+    ck_assert_msg(rc == 0, "load failed: %s", err);
+    ck_assert_uint_eq(m.count, 3);
+    ck_assert_int_eq(m.rows, 2);
+    ck_assert_int_eq(m.cols, 2);
+    ck_assert_uint_eq(m.images.item_size, 4);
+    for (int i = 0; i < 12; i++)
+        ck_assert_int_eq(m.images.data[i], i * 7 % 256);
+    ck_assert_int_eq(m.labels.data[0], 4);
+    ck_assert_int_eq(m.labels.data[1], 0);
+    ck_assert_int_eq(m.labels.data[2], 9);
+    mt_mnist_free(&m);
+}
+END_TEST
+
+START_TEST(mnist_load_should_prefer_the_gz_when_both_exist)
+{
+    write_tiny_mnist("both");
+    unsigned char buf[64];
+    char path[512];
+    static const uint32_t ldims[1] = { 3 };
+    static const unsigned char labels[3] = { 1, 2, 3 };
+    size_t n = make_idx(buf, 0x801, 1, ldims, labels, 3);
+    TMP(path, "both-labels-idx1-ubyte.gz");
+    write_gz(path, buf, n);
+
+    mt_mnist m;
+    char err[512] = "";
+    ck_assert_msg(mt_mnist_load(g_tmp, "both", &m, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(m.labels.data[0], 1); /* the raw file says 4 */
+    ck_assert_int_eq(m.labels.data[2], 3);
+    mt_mnist_free(&m);
+}
+END_TEST
+
+START_TEST(idx_load_should_reject_truncated_file)
+{
+    unsigned char buf[64];
+    char path[512], err[512] = "";
+    static const uint32_t dims[3] = { 3, 2, 2 };
+    size_t n = make_idx(buf, 0x803, 3, dims, NULL, 12);
+    TMP(path, "short-images-idx3-ubyte");
+    write_bytes(path, buf, n - 5);
+
+    mt_idx idx;
+    memset(&idx, 0xAB, sizeof idx);
+    ck_assert_int_eq(mt_idx_load(path, &idx, err, sizeof err), -1);
+    ASSERT_ERR_HAS(err, path);
+    ASSERT_ERR_HAS(err, "truncated: header promises 12 bytes of data, found 7");
+    ck_assert_ptr_null(idx.data); /* zeroed on failure */
+    mt_idx_free(&idx);
+}
+END_TEST
+
+START_TEST(idx_load_should_reject_truncated_header)
+{
+    unsigned char buf[64];
+    char path[512], err[512] = "";
+    static const uint32_t dims[3] = { 3, 2, 2 };
+    make_idx(buf, 0x803, 3, dims, NULL, 12);
+    TMP(path, "hdr");
+    mt_idx idx;
+
+    write_bytes(path, buf, 0);
+    ck_assert_int_eq(mt_idx_load(path, &idx, err, sizeof err), -1);
+    ASSERT_ERR_HAS(err, "empty");
+
+    write_bytes(path, buf, 2);
+    ck_assert_int_eq(mt_idx_load(path, &idx, err, sizeof err), -1);
+    ASSERT_ERR_HAS(err, "truncated");
+
+    write_bytes(path, buf, 9);
+    ck_assert_int_eq(mt_idx_load(path, &idx, err, sizeof err), -1);
+    ASSERT_ERR_HAS(err, path);
+    ASSERT_ERR_HAS(err, "truncated: header promises 3 dimension sizes");
+}
+END_TEST
+
+START_TEST(idx_load_should_reject_truncated_gzip_file)
+{
+    size_t n;
+    unsigned char *gz = read_bytes(MNIST_DIR "/t10k-labels-idx1-ubyte.gz", &n);
+    char path[512], err[512] = "";
+    TMP(path, "cut-labels-idx1-ubyte.gz");
+    write_bytes(path, gz, n / 2);
+    free(gz);
+
+    mt_idx idx;
+    ck_assert_int_eq(mt_idx_load(path, &idx, err, sizeof err), -1);
+    ASSERT_ERR_HAS(err, path);
+    ASSERT_ERR_HAS(err, "truncated: header promises 10000 bytes of data, found ");
+}
+END_TEST
+
+START_TEST(idx_load_should_reject_trailing_data)
+{
+    unsigned char buf[64];
+    char path[512], err[512] = "";
+    static const uint32_t dims[1] = { 3 };
+    static const unsigned char data[6] = { 1, 2, 3, 4, 5, 6 };
+    size_t n = make_idx(buf, 0x801, 1, dims, data, 6); /* header says 3, file has 6 */
+    TMP(path, "long-labels-idx1-ubyte");
+    write_bytes(path, buf, n);
+
+    mt_idx idx;
+    ck_assert_int_eq(mt_idx_load(path, &idx, err, sizeof err), -1);
+    ASSERT_ERR_HAS(err, path);
+    ASSERT_ERR_HAS(err, "header promises 3 bytes of data, found 3 more after them");
+}
+END_TEST
+
+START_TEST(idx_load_should_reject_bad_magic)
+{
+    char path[512], err[512] = "";
+    TMP(path, "picture.gif");
+    static const char gif[] = "GIF89a\x01\x00\x01\x00\x00\x00";
+    write_bytes(path, gif, sizeof gif - 1);
+    mt_idx idx;
+    ck_assert_int_eq(mt_idx_load(path, &idx, err, sizeof err), -1);
+    ASSERT_ERR_HAS(err, path);
+    ASSERT_ERR_HAS(err, "not an IDX file: magic number 0x47494638");
+
+    /* A float IDX file (type 0x0D) is valid IDX but not something we read. */
+    unsigned char buf[64];
+    static const uint32_t dims[1] = { 2 };
+    size_t n = make_idx(buf, 0x0D01, 1, dims, NULL, 8);
+    TMP(path, "floats");
+    write_bytes(path, buf, n);
+    ck_assert_int_eq(mt_idx_load(path, &idx, err, sizeof err), -1);
+    ASSERT_ERR_HAS(err, "IDX data type 0x0d");
+}
+END_TEST
+
+START_TEST(mnist_load_should_reject_labels_in_place_of_images)
+{
+    write_tiny_mnist("swap");
+    unsigned char buf[64];
+    char path[512], err[512] = "";
+    static const uint32_t dims[1] = { 3 };
+    size_t n = make_idx(buf, 0x801, 1, dims, NULL, 3);
+    TMP(path, "swap-images-idx3-ubyte");
+    write_bytes(path, buf, n);
+
+    mt_mnist m;
+    ck_assert_int_eq(mt_mnist_load(g_tmp, "swap", &m, err, sizeof err), -1);
+    ASSERT_ERR_HAS(err, path);
+    ASSERT_ERR_HAS(err, "bad magic number 0x00000801, expected 0x00000803");
+    ck_assert_ptr_null(m.images.data);
+    ck_assert_ptr_null(m.labels.data);
+}
+END_TEST
+
+START_TEST(mnist_load_should_reject_label_out_of_range)
+{
+    write_tiny_mnist("badlabel");
+    unsigned char buf[64];
+    char path[512], err[512] = "";
+    static const uint32_t dims[1] = { 3 };
+    static const unsigned char labels[3] = { 1, 2, 10 };
+    size_t n = make_idx(buf, 0x801, 1, dims, labels, 3);
+    TMP(path, "badlabel-labels-idx1-ubyte");
+    write_bytes(path, buf, n);
+
+    mt_mnist m;
+    ck_assert_int_eq(mt_mnist_load(g_tmp, "badlabel", &m, err, sizeof err), -1);
+    ASSERT_ERR_HAS(err, path);
+    ASSERT_ERR_HAS(err, "label at index 2 is 10, expected 0-9");
+}
+END_TEST
+
+START_TEST(mnist_load_should_reject_count_mismatch)
+{
+    write_tiny_mnist("mismatch");
+    unsigned char buf[64];
+    char path[512], err[512] = "";
+    static const uint32_t dims[1] = { 2 };
+    static const unsigned char labels[2] = { 1, 2 };
+    size_t n = make_idx(buf, 0x801, 1, dims, labels, 2);
+    TMP(path, "mismatch-labels-idx1-ubyte");
+    write_bytes(path, buf, n);
+
+    mt_mnist m;
+    ck_assert_int_eq(mt_mnist_load(g_tmp, "mismatch", &m, err, sizeof err), -1);
+    ASSERT_ERR_HAS(err, "count mismatch");
+    ASSERT_ERR_HAS(err, "mismatch-images-idx3-ubyte holds 3 images");
+    ASSERT_ERR_HAS(err, "mismatch-labels-idx1-ubyte holds 2 labels");
+}
+END_TEST
+
+START_TEST(mnist_load_should_reject_missing_files)
+{
+    char err[512] = "";
+    mt_mnist m;
+    ck_assert_int_eq(mt_mnist_load(g_tmp, "nothere", &m, err, sizeof err), -1);
+    ASSERT_ERR_HAS(err, g_tmp);
+    ASSERT_ERR_HAS(err, "nothere-images-idx3-ubyte.gz: cannot open: No such file or directory");
+
+    /* Images present, labels missing: the message names the labels file. */
+    write_tiny_mnist("halfthere");
+    char path[512];
+    TMP(path, "halfthere-labels-idx1-ubyte");
+    ck_assert_int_eq(remove(path), 0);
+    ck_assert_int_eq(mt_mnist_load(g_tmp, "halfthere", &m, err, sizeof err), -1);
+    ASSERT_ERR_HAS(err, "halfthere-labels-idx1-ubyte.gz: cannot open");
+
+    ck_assert_int_eq(mt_idx_load(MT_SOURCE_DIR "/no/such/file", &m.images, err, sizeof err), -1);
+    ASSERT_ERR_HAS(err, "/no/such/file: cannot open: No such file or directory");
+    ck_assert_int_eq(mt_idx_load(g_tmp, &m.images, err, sizeof err), -1); /* a directory */
+    ASSERT_ERR_HAS(err, g_tmp);
+}
+END_TEST
+
+START_TEST(idx_load_should_reject_null_arguments)
+{
+    char err[128] = "";
+    mt_idx idx;
+    ck_assert_int_eq(mt_idx_load(NULL, &idx, err, sizeof err), -1);
+    ASSERT_ERR_HAS(err, "path is NULL");
+    ck_assert_int_eq(mt_idx_load("x", NULL, err, sizeof err), -1);
+    ck_assert_int_eq(mt_idx_load(NULL, &idx, NULL, 0), -1); /* no message buffer: no crash */
+    mt_mnist m;
+    ck_assert_int_eq(mt_mnist_load(NULL, "t10k", &m, err, sizeof err), -1);
+    ASSERT_ERR_HAS(err, "dir is NULL");
+}
+END_TEST
+
+START_TEST(idx_free_should_be_safe_on_zeroed_struct_and_twice)
+{
+    mt_idx idx = { 0 };
+    mt_idx_free(&idx);
+    mt_idx_free(&idx);
+    mt_idx_free(NULL);
+    mt_mnist m = { 0 };
+    mt_mnist_free(&m);
+    mt_mnist_free(&m);
+    mt_mnist_free(NULL);
+}
+END_TEST
+
+/* Every prefix and every single-byte corruption of a valid file: never a crash, and any
+ * failure comes with a message naming the file (valgrind runs check the reads too). */
+START_TEST(idx_load_should_survive_every_truncation_and_corruption)
+{
+    unsigned char buf[64], bad[64];
+    char path[512], err[512];
+    static const uint32_t dims[3] = { 2, 3, 2 };
+    size_t n = make_idx(buf, 0x803, 3, dims, NULL, 12);
+    TMP(path, "fuzz");
+    mt_idx idx;
+    for (size_t len = 0; len < n; len++) {
+        write_bytes(path, buf, len);
+        err[0] = '\0';
+        ck_assert_int_eq(mt_idx_load(path, &idx, err, sizeof err), -1);
+        ASSERT_ERR_HAS(err, path);
+    }
+    static const unsigned char flips[] = { 0x01, 0x80, 0xFF };
+    for (size_t pos = 0; pos < n; pos++) {
+        for (size_t k = 0; k < sizeof flips; k++) {
+            memcpy(bad, buf, n);
+            bad[pos] ^= flips[k];
+            write_bytes(path, bad, n);
+            err[0] = '\0';
+            if (mt_idx_load(path, &idx, err, sizeof err) == 0)
+                mt_idx_free(&idx);
+            else
+                ASSERT_ERR_HAS(err, path);
+        }
+    }
+    /* The gzip form of the same file, cut at every length. */
+    TMP(path, "fuzz.gz");
+    write_gz(path, buf, n);
+    size_t gzn;
+    unsigned char *gz = read_bytes(path, &gzn);
+    for (size_t len = 0; len < gzn; len++) {
+        write_bytes(path, gz, len);
+        err[0] = '\0';
+        ck_assert_int_eq(mt_idx_load(path, &idx, err, sizeof err), -1);
+        ASSERT_ERR_HAS(err, path);
+    }
+    free(gz);
+}
+END_TEST
+
+/* ---- .npy ----------------------------------------------------------------------------------- */
+
+/* Writes a .npy 1.0 file with the given header dict and raw data bytes. */
+static void write_npy_raw(const char *path, const char *dict, const void *data, size_t n)
+{
+    size_t dl = strlen(dict), total = (10 + dl + 1 + 63) / 64 * 64, hl = total - 10;
+    unsigned char *buf = malloc(total + n);
+    ck_assert_ptr_nonnull(buf);
+    memcpy(buf, "\x93NUMPY\x01\x00", 8);
+    buf[8] = (unsigned char)(hl & 0xff);
+    buf[9] = (unsigned char)(hl >> 8);
+    memset(buf + 10, ' ', hl);
+    memcpy(buf + 10, dict, dl);
+    buf[total - 1] = '\n';
+    if (n)
+        memcpy(buf + total, data, n);
+    write_bytes(path, buf, total + n);
+    free(buf);
+}
+
+static int same_bits(double a, double b)
+{
+    return memcmp(&a, &b, sizeof a) == 0;
+}
+
+START_TEST(npy_should_round_trip_0d_to_4d)
+{
+    static const int shapes[6][4] = { { 0 }, { 5 }, { 3, 4 }, { 2, 3, 4 }, { 2, 1, 3, 2 },
+                                      { 0, 3 } };
+    static const int ndims[6] = { 0, 1, 2, 3, 4, 2 };
+    char path[512], err[512] = "";
+    for (int t = 0; t < 6; t++) {
+        size_t n = 1;
+        for (int i = 0; i < ndims[t]; i++)
+            n *= (size_t)shapes[t][i];
+        double src[48];
+        for (size_t i = 0; i < n; i++)
+            src[i] = i == 1 ? -0.0 : i == 2 ? INFINITY : i == 3 ? 5e-324
+                   : (double)i * 1.125 - 3.0 + 1e-13;
+        TMP(path, "rt.npy");
+        int rc = mt_npy_save(path, src, ndims[t], shapes[t], err, sizeof err);
+        ck_assert_msg(rc == 0, "save failed: %s", err);
+
+        double *got = NULL;
+        int nd = -1, sh[4];
+        rc = mt_npy_load(path, &got, &nd, sh, err, sizeof err);
+        ck_assert_msg(rc == 0, "load failed: %s", err);
+        ck_assert_ptr_nonnull(got);
+        ck_assert_int_eq(nd, ndims[t]);
+        for (int i = 0; i < 4; i++)
+            ck_assert_int_eq(sh[i], i < nd ? shapes[t][i] : 1);
+        for (size_t i = 0; i < n; i++)
+            ck_assert_msg(same_bits(got[i], src[i]), "case %d, element %zu: %.17g != %.17g", t,
+                          i, got[i], src[i]);
+        free(got);
+    }
+
+    /* NaN keeps its bits too. */
+    double nan_in = NAN, *nan_out = NULL;
+    int nd, sh[4];
+    TMP(path, "nan.npy");
+    ck_assert_int_eq(mt_npy_save(path, &nan_in, 0, NULL, err, sizeof err), 0);
+    ck_assert_int_eq(mt_npy_load(path, &nan_out, &nd, sh, err, sizeof err), 0);
+    ck_assert(isnan(nan_out[0]));
+    free(nan_out);
+}
+END_TEST
+
+START_TEST(npy_save_should_write_the_same_bytes_as_numpy)
+{
+    double a[12];
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 4; j++)
+            a[i * 4 + j] = 10.0 * i + j + (j % 2 ? -0.25 : 0.25);
+    char path[512], err[512] = "";
+    TMP(path, "a_3x4.npy");
+    ck_assert_int_eq(mt_npy_save(path, a, 2, (int[]){ 3, 4 }, err, sizeof err), 0);
+    size_t n1, n2;
+    unsigned char *ours = read_bytes(path, &n1);
+    unsigned char *numpys = read_bytes(NPY_DIR "/a_3x4.npy", &n2);
+    ck_assert_uint_eq(n1, n2);
+    ck_assert_msg(memcmp(ours, numpys, n1) == 0, "bytes differ from numpy.save");
+    free(ours);
+    free(numpys);
+}
+END_TEST
+
+START_TEST(npy_load_should_read_files_written_by_numpy)
+{
+    char err[512] = "";
+    double *d = NULL;
+    int nd, sh[4];
+
+    /* a[i, j] = 10*i + j + 0.25*(-1)^j, shape (3, 4) */
+    ck_assert_msg(mt_npy_load(NPY_DIR "/a_3x4.npy", &d, &nd, sh, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(nd, 2);
+    ck_assert_int_eq(sh[0], 3);
+    ck_assert_int_eq(sh[1], 4);
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 4; j++)
+            ck_assert_double_eq(d[i * 4 + j], 10.0 * i + j + (j % 2 ? -0.25 : 0.25));
+    free(d);
+
+    ck_assert_int_eq(mt_npy_load(NPY_DIR "/scalar.npy", &d, &nd, sh, err, sizeof err), 0);
+    ck_assert_int_eq(nd, 0);
+    ck_assert_double_eq(d[0], -2.5);
+    free(d);
+
+    ck_assert_int_eq(mt_npy_load(NPY_DIR "/vec_5.npy", &d, &nd, sh, err, sizeof err), 0);
+    ck_assert_int_eq(nd, 1);
+    ck_assert_int_eq(sh[0], 5);
+    for (int i = 0; i < 5; i++)
+        ck_assert_double_eq(d[i], i / 8.0);
+    free(d);
+
+    ck_assert_int_eq(mt_npy_load(NPY_DIR "/b_2x3x2x2.npy", &d, &nd, sh, err, sizeof err), 0);
+    ck_assert_int_eq(nd, 4);
+    ck_assert_int_eq(sh[0] * 1000 + sh[1] * 100 + sh[2] * 10 + sh[3], 2322);
+    for (int i = 0; i < 24; i++)
+        ck_assert_double_eq(d[i], i - 11.5);
+    free(d);
+
+    ck_assert_int_eq(mt_npy_load(NPY_DIR "/empty_0x3.npy", &d, &nd, sh, err, sizeof err), 0);
+    ck_assert_int_eq(nd, 2);
+    ck_assert_int_eq(sh[0], 0);
+    ck_assert_int_eq(sh[1], 3);
+    ck_assert_ptr_nonnull(d);
+    free(d);
+
+    ck_assert_int_eq(mt_npy_load(NPY_DIR "/special_4.npy", &d, &nd, sh, err, sizeof err), 0);
+    ck_assert(isinf(d[0]) && d[0] > 0);
+    ck_assert(isinf(d[1]) && d[1] < 0);
+    ck_assert(d[2] == 0.0 && signbit(d[2]));
+    ck_assert_double_eq(d[3], 1e-310);
+    free(d);
+
+    /* Format version 2.0 (4-byte header length). */
+    double v2[4];
+    ck_assert_msg(mt_npy_load_into(NPY_DIR "/v2_2x2.npy", v2, 2, (int[]){ 2, 2 }, err,
+                                   sizeof err) == 0, "%s", err);
+    ck_assert_double_eq(v2[0], 0.25);
+    ck_assert_double_eq(v2[1], 0.75);
+    ck_assert_double_eq(v2[2], 10.25);
+    ck_assert_double_eq(v2[3], 10.75);
+}
+END_TEST
+
+START_TEST(npy_load_should_reject_other_dtypes)
+{
+    char err[512] = "";
+    double *d = (double *)1;
+    int nd, sh[4];
+    ck_assert_int_eq(mt_npy_load(NPY_DIR "/f32_2x2.npy", &d, &nd, sh, err, sizeof err), -1);
+    ck_assert_ptr_null(d);
+    ASSERT_ERR_HAS(err, "f32_2x2.npy");
+    ASSERT_ERR_HAS(err, "dtype '<f4', but only '<f8' (float64, little-endian) is supported");
+    ck_assert_int_eq(mt_npy_load(NPY_DIR "/be_f8_2x2.npy", &d, &nd, sh, err, sizeof err), -1);
+    ASSERT_ERR_HAS(err, "dtype '>f8'");
+    ck_assert_int_eq(mt_npy_load(NPY_DIR "/i64_3.npy", &d, &nd, sh, err, sizeof err), -1);
+    ASSERT_ERR_HAS(err, "dtype '<i8'");
+}
+END_TEST
+
+START_TEST(npy_load_should_reject_fortran_order)
+{
+    char err[512] = "";
+    double *d, buf[6];
+    int nd, sh[4];
+    ck_assert_int_eq(mt_npy_load(NPY_DIR "/fortran_3x2.npy", &d, &nd, sh, err, sizeof err), -1);
+    ASSERT_ERR_HAS(err, "fortran_3x2.npy: fortran_order is True");
+    ck_assert_int_eq(mt_npy_load_into(NPY_DIR "/fortran_3x2.npy", buf, 2, (int[]){ 3, 2 }, err,
+                                      sizeof err), -1);
+    ASSERT_ERR_HAS(err, "fortran_order is True");
+}
+END_TEST
+
+START_TEST(npy_load_should_reject_more_than_4_dims)
+{
+    char err[512] = "";
+    double *d;
+    int nd, sh[4];
+    ck_assert_int_eq(mt_npy_load(NPY_DIR "/d5_1x1x1x1x2.npy", &d, &nd, sh, err, sizeof err), -1);
+    ASSERT_ERR_HAS(err, "d5_1x1x1x1x2.npy: 5 dimensions (1, 1, 1, 1, 2), but at most 4");
+}
+END_TEST
+
+START_TEST(npy_load_should_reject_truncated_and_trailing_data)
+{
+    double a[12] = { 0 };
+    char path[512], err[512] = "";
+    TMP(path, "cut.npy");
+    ck_assert_int_eq(mt_npy_save(path, a, 2, (int[]){ 3, 4 }, err, sizeof err), 0);
+    size_t n;
+    unsigned char *bytes = read_bytes(path, &n);
+    write_bytes(path, bytes, n - 8);
+
+    double *d;
+    int nd, sh[4];
+    ck_assert_int_eq(mt_npy_load(path, &d, &nd, sh, err, sizeof err), -1);
+    ASSERT_ERR_HAS(err, path);
+    ASSERT_ERR_HAS(err, "truncated: shape (3, 4) needs 96 bytes of data, found 88");
+
+    unsigned char *longer = malloc(n + 3);
+    memcpy(longer, bytes, n);
+    memset(longer + n, 0, 3);
+    write_bytes(path, longer, n + 3);
+    ck_assert_int_eq(mt_npy_load(path, &d, &nd, sh, err, sizeof err), -1);
+    ASSERT_ERR_HAS(err, "needs 96 bytes of data, found 99 (unexpected trailing data)");
+
+    write_bytes(path, bytes, 40); /* cut inside the header */
+    ck_assert_int_eq(mt_npy_load(path, &d, &nd, sh, err, sizeof err), -1);
+    ASSERT_ERR_HAS(err, "truncated: header length is 118 bytes, found 30");
+    free(longer);
+    free(bytes);
+}
+END_TEST
+
+START_TEST(npy_load_should_reject_bad_magic_and_malformed_headers)
+{
+    char path[512], err[512] = "";
+    double *d, zero[2] = { 0, 0 };
+    int nd, sh[4];
+    TMP(path, "bad.npy");
+
+    static const char zip[] = "PK\x03\x04 this is a zip";
+    write_bytes(path, zip, sizeof zip - 1);
+    ck_assert_int_eq(mt_npy_load(path, &d, &nd, sh, err, sizeof err), -1);
+    ASSERT_ERR_HAS(err, path);
+    ASSERT_ERR_HAS(err, "not a .npy file: bad magic string");
+
+    write_bytes(path, "", 0);
+    ck_assert_int_eq(mt_npy_load(path, &d, &nd, sh, err, sizeof err), -1);
+    ASSERT_ERR_HAS(err, "empty");
+
+    static const char v7[] = "\x93NUMPY\x07\x00\x10\x00";
+    write_bytes(path, v7, sizeof v7 - 1);
+    ck_assert_int_eq(mt_npy_load(path, &d, &nd, sh, err, sizeof err), -1);
+    ASSERT_ERR_HAS(err, "format version 7.0");
+
+    write_npy_raw(path, "{'descr': '<f8', 'shape': (2,), }", zero, 16);
+    ck_assert_int_eq(mt_npy_load(path, &d, &nd, sh, err, sizeof err), -1);
+    ASSERT_ERR_HAS(err, "malformed .npy header: no 'fortran_order' key");
+
+    write_npy_raw(path, "{'descr': [('x', '<f8')], 'fortran_order': False, 'shape': (2,), }",
+                  zero, 16);
+    ck_assert_int_eq(mt_npy_load(path, &d, &nd, sh, err, sizeof err), -1);
+    ASSERT_ERR_HAS(err, "structured dtype");
+
+    write_npy_raw(path, "{'descr': '<f8', 'fortran_order': False, 'shape': (2, -1), }", zero, 16);
+    ck_assert_int_eq(mt_npy_load(path, &d, &nd, sh, err, sizeof err), -1);
+    ASSERT_ERR_HAS(err, "malformed .npy header");
+
+    write_npy_raw(path, "{'descr': '<f8', 'fortran_order': False, 'shape': "
+                  "(99999999999, 99999), }", zero, 16);
+    ck_assert_int_eq(mt_npy_load(path, &d, &nd, sh, err, sizeof err), -1);
+    ASSERT_ERR_HAS(err, "malformed .npy header");
+
+    write_npy_raw(path, "{'descr': '<f8', 'fortran_order': False, 'shape': "
+                  "(2147483647, 2147483647, 2147483647), }", zero, 16);
+    ck_assert_int_eq(mt_npy_load(path, &d, &nd, sh, err, sizeof err), -1);
+    ASSERT_ERR_HAS(err, "too large");
+
+    /* Key order is free and double quotes are fine: numpy's header is a Python literal. */
+    write_npy_raw(path, "{\"shape\": (2,), \"fortran_order\": False, \"descr\": \"<f8\"}", zero, 16);
+    ck_assert_msg(mt_npy_load(path, &d, &nd, sh, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(sh[0], 2);
+    free(d);
+}
+END_TEST
+
+START_TEST(npy_load_into_should_fill_dst_with_exact_shape)
+{
+    char err[512] = "";
+    double dst[12];
+    ck_assert_msg(mt_npy_load_into(NPY_DIR "/a_3x4.npy", dst, 2, (int[]){ 3, 4 }, err,
+                                   sizeof err) == 0, "%s", err);
+    ck_assert_double_eq(dst[5], 10.0 + 1 - 0.25);
+    double s;
+    ck_assert_int_eq(mt_npy_load_into(NPY_DIR "/scalar.npy", &s, 0, NULL, err, sizeof err), 0);
+    ck_assert_double_eq(s, -2.5);
+}
+END_TEST
+
+START_TEST(npy_load_into_should_reject_shape_mismatch)
+{
+    char err[512] = "", want[600];
+    double dst[12];
+    for (int i = 0; i < 12; i++)
+        dst[i] = 42;
+    ck_assert_int_eq(mt_npy_load_into(NPY_DIR "/a_3x4.npy", dst, 2, (int[]){ 4, 3 }, err,
+                                      sizeof err), -1);
+    snprintf(want, sizeof want, "file %s: shape (3, 4) but expected (4, 3)", NPY_DIR "/a_3x4.npy");
+    ck_assert_str_eq(err, want);
+    for (int i = 0; i < 12; i++)
+        ck_assert_double_eq(dst[i], 42); /* untouched */
+
+    ck_assert_int_eq(mt_npy_load_into(NPY_DIR "/a_3x4.npy", dst, 1, (int[]){ 12 }, err,
+                                      sizeof err), -1);
+    ASSERT_ERR_HAS(err, "shape (3, 4) but expected (12,)");
+    ck_assert_int_eq(mt_npy_load_into(NPY_DIR "/scalar.npy", dst, 1, (int[]){ 1 }, err,
+                                      sizeof err), -1);
+    ASSERT_ERR_HAS(err, "shape () but expected (1,)");
+}
+END_TEST
+
+START_TEST(npy_save_should_leave_no_tmp_file)
+{
+    char path[512], tmp[520], err[512] = "";
+    double v[3] = { 1, 2, 3 };
+    TMP(path, "w.npy");
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    ck_assert_int_eq(mt_npy_save(path, v, 1, (int[]){ 3 }, err, sizeof err), 0);
+    ck_assert(file_exists(path));
+    ck_assert(!file_exists(tmp));
+    /* Saving again replaces the file. */
+    v[0] = 7;
+    ck_assert_int_eq(mt_npy_save(path, v, 1, (int[]){ 3 }, err, sizeof err), 0);
+    ck_assert(!file_exists(tmp));
+    double back[3];
+    ck_assert_int_eq(mt_npy_load_into(path, back, 1, (int[]){ 3 }, err, sizeof err), 0);
+    ck_assert_double_eq(back[0], 7);
+}
+END_TEST
+
+START_TEST(npy_save_should_not_leave_a_file_when_the_directory_is_missing)
+{
+    char path[512], tmp[520], err[512] = "";
+    double v[2] = { 1, 2 };
+    TMP(path, "missing/dir/w.npy");
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    ck_assert_int_eq(mt_npy_save(path, v, 1, (int[]){ 2 }, err, sizeof err), -1);
+    ASSERT_ERR_HAS(err, path);
+    ASSERT_ERR_HAS(err, "No such file or directory");
+    ck_assert(!file_exists(path));
+    ck_assert(!file_exists(tmp));
+
+    /* A parent that is a regular file is unwritable even for root. */
+    char parent[512];
+    TMP(parent, "plainfile");
+    write_bytes(parent, "x", 1);
+    TMP(path, "plainfile/w.npy");
+    ck_assert_int_eq(mt_npy_save(path, v, 1, (int[]){ 2 }, err, sizeof err), -1);
+    ASSERT_ERR_HAS(err, "Not a directory");
+}
+END_TEST
+
+START_TEST(npy_save_should_keep_the_old_file_when_it_fails)
+{
+    char path[512], tmp[520], err[512] = "";
+    double v[2] = { 1, 2 }, w[2] = { 3, 4 }, back[2];
+    TMP(path, "keep.npy");
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    ck_assert_int_eq(mt_npy_save(path, v, 1, (int[]){ 2 }, err, sizeof err), 0);
+    ck_assert_int_eq(mkdir(tmp, 0700), 0); /* the tmp name is taken: the save cannot start */
+    ck_assert_int_eq(mt_npy_save(path, w, 1, (int[]){ 2 }, err, sizeof err), -1);
+    ASSERT_ERR_HAS(err, tmp);
+    ck_assert_int_eq(mt_npy_load_into(path, back, 1, (int[]){ 2 }, err, sizeof err), 0);
+    ck_assert_double_eq(back[0], 1);
+    ck_assert_double_eq(back[1], 2);
+    rmdir(tmp);
+
+    /* A read-only directory (only meaningful when not root: root may write anywhere). */
+    if (geteuid() != 0) {
+        char dir[512];
+        TMP(dir, "ro");
+        ck_assert_int_eq(mkdir(dir, 0500), 0);
+        TMP(path, "ro/w.npy");
+        snprintf(tmp, sizeof tmp, "%s.tmp", path);
+        ck_assert_int_eq(mt_npy_save(path, v, 1, (int[]){ 2 }, err, sizeof err), -1);
+        ASSERT_ERR_HAS(err, "Permission denied");
+        ck_assert(!file_exists(path));
+        ck_assert(!file_exists(tmp));
+        chmod(dir, 0700);
+    }
+}
+END_TEST
+
+START_TEST(npy_save_should_reject_bad_arguments)
+{
+    char path[512], err[512] = "";
+    double v[2] = { 1, 2 };
+    TMP(path, "args.npy");
+    ck_assert_int_eq(mt_npy_save(path, v, 5, (int[]){ 1, 1, 1, 1, 2 }, err, sizeof err), -1);
+    ASSERT_ERR_HAS(err, "ndim 5");
+    ck_assert_int_eq(mt_npy_save(path, v, 2, (int[]){ 2, -1 }, err, sizeof err), -1);
+    ASSERT_ERR_HAS(err, "invalid shape (2, -1)");
+    ck_assert_int_eq(mt_npy_save(path, NULL, 1, (int[]){ 2 }, err, sizeof err), -1);
+    ASSERT_ERR_HAS(err, "data is NULL");
+    ck_assert_int_eq(mt_npy_save(path, v, 1, NULL, err, sizeof err), -1);
+    ASSERT_ERR_HAS(err, "shape is NULL");
+    ck_assert_int_eq(mt_npy_save(NULL, v, 0, NULL, err, sizeof err), -1);
+    ck_assert(!file_exists(path));
+    /* An empty array needs no data. */
+    ck_assert_int_eq(mt_npy_save(path, NULL, 1, (int[]){ 0 }, err, sizeof err), 0);
+}
+END_TEST
+
+START_TEST(npy_load_should_survive_every_truncation_and_corruption)
+{
+    char path[512], err[512];
+    double v[3] = { 1.5, -2, 3 };
+    TMP(path, "fuzz.npy");
+    ck_assert_int_eq(mt_npy_save(path, v, 1, (int[]){ 3 }, err, sizeof err), 0);
+    size_t n;
+    unsigned char *good = read_bytes(path, &n);
+    unsigned char *bad = malloc(n);
+    double *d;
+    int nd, sh[4];
+    for (size_t len = 0; len < n; len++) {
+        write_bytes(path, good, len);
+        err[0] = '\0';
+        ck_assert_int_eq(mt_npy_load(path, &d, &nd, sh, err, sizeof err), -1);
+        ASSERT_ERR_HAS(err, path);
+    }
+    static const unsigned char flips[] = { 0x01, 0x20, 0x80, 0xFF };
+    for (size_t pos = 0; pos < n; pos++) {
+        for (size_t k = 0; k < sizeof flips; k++) {
+            memcpy(bad, good, n);
+            bad[pos] ^= flips[k];
+            write_bytes(path, bad, n);
+            err[0] = '\0';
+            if (mt_npy_load(path, &d, &nd, sh, err, sizeof err) == 0)
+                free(d);
+            else
+                ASSERT_ERR_HAS(err, path);
+        }
+    }
+    free(bad);
+    free(good);
+}
+END_TEST
+
+/* ---- runner ------------------------------------------------------------------------------ */
+
+static Suite *io_suite(void)
+{
+    Suite *s = suite_create("io");
+
+    TCase *idx = tcase_create("idx");
+    tcase_add_unchecked_fixture(idx, tmp_setup, tmp_teardown);
+    tcase_set_timeout(idx, 300); /* inflating the real files under valgrind takes a while */
+    tcase_add_test(idx, mnist_load_should_read_the_t10k_files);
+    tcase_add_test(idx, idx_load_should_read_the_train_labels);
+    tcase_add_test(idx, mnist_load_should_read_raw_uncompressed_files);
+    tcase_add_test(idx, mnist_load_should_prefer_the_gz_when_both_exist);
+    tcase_add_test(idx, idx_load_should_reject_truncated_file);
+    tcase_add_test(idx, idx_load_should_reject_truncated_header);
+    tcase_add_test(idx, idx_load_should_reject_truncated_gzip_file);
+    tcase_add_test(idx, idx_load_should_reject_trailing_data);
+    tcase_add_test(idx, idx_load_should_reject_bad_magic);
+    tcase_add_test(idx, mnist_load_should_reject_labels_in_place_of_images);
+    tcase_add_test(idx, mnist_load_should_reject_label_out_of_range);
+    tcase_add_test(idx, mnist_load_should_reject_count_mismatch);
+    tcase_add_test(idx, mnist_load_should_reject_missing_files);
+    tcase_add_test(idx, idx_load_should_reject_null_arguments);
+    tcase_add_test(idx, idx_free_should_be_safe_on_zeroed_struct_and_twice);
+    tcase_add_test(idx, idx_load_should_survive_every_truncation_and_corruption);
+    suite_add_tcase(s, idx);
+
+    TCase *npy = tcase_create("npy");
+    tcase_add_unchecked_fixture(npy, tmp_setup, tmp_teardown);
+    tcase_set_timeout(npy, 300);
+    tcase_add_test(npy, npy_should_round_trip_0d_to_4d);
+    tcase_add_test(npy, npy_save_should_write_the_same_bytes_as_numpy);
+    tcase_add_test(npy, npy_load_should_read_files_written_by_numpy);
+    tcase_add_test(npy, npy_load_should_reject_other_dtypes);
+    tcase_add_test(npy, npy_load_should_reject_fortran_order);
+    tcase_add_test(npy, npy_load_should_reject_more_than_4_dims);
+    tcase_add_test(npy, npy_load_should_reject_truncated_and_trailing_data);
+    tcase_add_test(npy, npy_load_should_reject_bad_magic_and_malformed_headers);
+    tcase_add_test(npy, npy_load_into_should_fill_dst_with_exact_shape);
+    tcase_add_test(npy, npy_load_into_should_reject_shape_mismatch);
+    tcase_add_test(npy, npy_save_should_leave_no_tmp_file);
+    tcase_add_test(npy, npy_save_should_not_leave_a_file_when_the_directory_is_missing);
+    tcase_add_test(npy, npy_save_should_keep_the_old_file_when_it_fails);
+    tcase_add_test(npy, npy_save_should_reject_bad_arguments);
+    tcase_add_test(npy, npy_load_should_survive_every_truncation_and_corruption);
+    suite_add_tcase(s, npy);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(io_suite());
+    srunner_run_all(sr, CK_ENV); /* CK_VERBOSITY=verbose lists every test */
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
