@@ -171,10 +171,15 @@ void mt_fill(mt_tensor *t, double value)
 }
 
 /* ---- printing like PyTorch ----------------------------------------------------------------
- * PyTorch picks one format for all elements: integers print as "3.", otherwise 4 decimals
- * ("1.5000"), or scientific ("1.0000e-05") when the magnitudes span more than 1000x or leave
- * [1e-4, 1e8); every element is padded to the widest; rows wrap at 80 columns; tensors of
- * more than 1000 elements show the first and last three entries of each dimension. */
+ * The rules of PyTorch 1.13's torch/_tensor_str.py, so the two outputs can be compared by eye:
+ * one format for all elements, chosen from the nonzero finite values: integers print as "3.",
+ * otherwise 4 decimals ("1.5000"); scientific ("1.0000e-05") when the magnitudes span more
+ * than 1000x, exceed 1e8, or (non-integers) go below 1e-4. Every element is padded to the
+ * widest of those values; rows wrap at 80 columns. A tensor of more than 1000 elements is
+ * summarised: the first and last three entries of each dimension, around "...", and only
+ * those entries decide the format. */
+
+#define EDGE 3                          /* entries kept at each end when summarising */
 
 typedef struct sbuf { char *buf; size_t cap, len; } sbuf;
 
@@ -188,87 +193,110 @@ static void sb_printf(sbuf *s, const char *fmt, ...)
     if (n > 0) s->len += (size_t)n;
 }
 
-typedef struct fmt { int mode; int width; } fmt;   /* mode 0: int, 1: fixed, 2: sci */
+typedef struct fmt {
+    bool int_mode, sci_mode;
+    int  width;
+    /* statistics of the shown nonzero finite values, gathered first */
+    bool any, all_int;
+    double amin, amax;
+} fmt;
 
-static int format_value(char *out, size_t n, double v, int mode)
+static int format_raw(char *out, size_t n, double v, const fmt *f)
 {
-    if (isnan(v)) return snprintf(out, n, "nan");
-    if (isinf(v)) return snprintf(out, n, v > 0 ? "inf" : "-inf");
-    if (mode == 0) return snprintf(out, n, "%.0f.", v);
-    if (mode == 1) return snprintf(out, n, "%.4f", v);
-    return snprintf(out, n, "%.4e", v);
+    if (f->sci_mode) return snprintf(out, n, "%.4e", v);
+    if (f->int_mode) return snprintf(out, n, isfinite(v) ? "%.0f." : "%.0f", v);
+    return snprintf(out, n, "%.4f", v);
 }
 
-static fmt choose_format(const mt_tensor *t)
+/* Calls visit on every element that will be shown (all of them unless summarising). */
+static void visit_shown(const mt_tensor *t, int dim, size_t offset, bool summarize,
+                        void (*visit)(double v, fmt *f), fmt *f)
 {
-    fmt f = { 0, 1 };
-    bool all_int = true, any = false;
-    double amax = 0, amin = INFINITY;
-    for (size_t i = 0; i < t->numel; i++) {
-        double v = t->data[i];
-        if (!isfinite(v)) continue;
-        if (v != floor(v)) all_int = false;
-        double a = fabs(v);
-        if (a > 0) { any = true; if (a > amax) amax = a; if (a < amin) amin = a; }
-    }
-    if (all_int) f.mode = amax > 1e8 ? 2 : 0;
-    else if (any && (amax / amin > 1000.0 || amax > 1e8 || amin < 1e-4)) f.mode = 2;
-    else f.mode = 1;
-    char b[64];
-    for (size_t i = 0; i < t->numel; i++) {
-        int w = format_value(b, sizeof b, t->data[i], f.mode);
-        if (w > f.width) f.width = w;
-    }
-    return f;
-}
-
-static void print_dim(sbuf *s, const mt_tensor *t, fmt f, int dim, size_t offset, int indent,
-                      bool summarize)
-{
-    if (t->shape.ndim == 0) {
-        char b[64];
-        format_value(b, sizeof b, t->data[0], f.mode);
-        sb_printf(s, "%s", b);
-        return;
-    }
+    if (t->shape.ndim == 0) { visit(t->data[0], f); return; }
     int n = t->shape.dim[dim];
     size_t stride = 1;
     for (int i = dim + 1; i < t->shape.ndim; i++) stride *= (size_t)t->shape.dim[i];
-    bool cut = summarize && n > 6;
+    for (int i = 0; i < n; i++) {
+        if (summarize && n > 2 * EDGE && i == EDGE) i = n - EDGE;
+        if (dim == t->shape.ndim - 1) visit(t->data[offset + (size_t)i], f);
+        else visit_shown(t, dim + 1, offset + (size_t)i * stride, summarize, visit, f);
+    }
+}
+
+static void gather_stats(double v, fmt *f)
+{
+    if (!isfinite(v) || v == 0) return;
+    double a = fabs(v);
+    if (!f->any || a < f->amin) f->amin = a;
+    if (!f->any || a > f->amax) f->amax = a;
+    f->any = true;
+    if (v != ceil(v)) f->all_int = false;
+}
+
+static void gather_width(double v, fmt *f)
+{
+    if (!isfinite(v) || v == 0) return;
+    char b[64];
+    int w = format_raw(b, sizeof b, v, f);
+    if (w > f->width) f->width = w;
+}
+
+static fmt choose_format(const mt_tensor *t, bool summarize)
+{
+    fmt f = { .int_mode = true, .width = 1, .all_int = true };
+    visit_shown(t, 0, 0, summarize, gather_stats, &f);
+    if (!f.any) return f;
+    f.int_mode = f.all_int;
+    if (f.amax / f.amin > 1000.0 || f.amax > 1e8 || (!f.int_mode && f.amin < 1e-4))
+        f.sci_mode = true;
+    visit_shown(t, 0, 0, summarize, gather_width, &f);
+    return f;
+}
+
+static void print_value(sbuf *s, double v, const fmt *f)
+{
+    char b[64];
+    int w = format_raw(b, sizeof b, v, f);
+    sb_printf(s, "%*s%s", w < f->width ? f->width - w : 0, "", b);
+}
+
+static void print_dim(sbuf *s, const mt_tensor *t, const fmt *f, int dim, size_t offset,
+                      int indent, bool summarize)
+{
+    int n = t->shape.dim[dim];
+    size_t stride = 1;
+    for (int i = dim + 1; i < t->shape.ndim; i++) stride *= (size_t)t->shape.dim[i];
+    bool cut = summarize && n > 2 * EDGE;
     sb_printf(s, "[");
     if (dim == t->shape.ndim - 1) {
-        int per_line = (80 - indent) / (f.width + 2);
+        /* "..." counts as one element when wrapping, as in PyTorch */
+        int per_line = (80 - indent) / (f->width + 2);
         if (per_line < 1) per_line = 1;
-        int col = 0;
+        int shown = 0;
         for (int i = 0; i < n; i++) {
-            if (cut && i == 3) {
-                sb_printf(s, " ...,");
-                i = n - 4;
-                continue;
+            if (shown > 0) sb_printf(s, shown % per_line ? ", " : ",\n%*s", indent + 1, "");
+            if (cut && i == EDGE) {
+                sb_printf(s, " ...");
+                i = n - EDGE - 1;
+            } else {
+                print_value(s, t->data[offset + (size_t)i], f);
             }
-            if (col == per_line) { sb_printf(s, "\n%*s", indent + 1, ""); col = 0; }
-            else if (i > 0) sb_printf(s, " ");
-            char b[64];
-            format_value(b, sizeof b, t->data[offset + (size_t)i], f.mode);
-            sb_printf(s, "%*s%s", f.width, b, i == n - 1 ? "" : ",");
-            col++;
+            shown++;
         }
     } else {
-        int blank = t->shape.ndim - dim - 2;    /* blank lines between sub-blocks, as PyTorch */
+        int newlines = t->shape.ndim - dim - 1;      /* 1 between rows, 2 between matrices... */
         for (int i = 0; i < n; i++) {
-            if (cut && i == 3) {
-                sb_printf(s, "\n%*s...,", indent + 1, "");
-                i = n - 4;
-                sb_printf(s, "\n%*s", indent + 1, "");
-                continue;
-            }
             if (i > 0) {
-                sb_printf(s, "\n");
-                for (int k = 0; k < blank; k++) sb_printf(s, "\n");
+                sb_printf(s, ",");
+                for (int k = 0; k < newlines; k++) sb_printf(s, "\n");
                 sb_printf(s, "%*s", indent + 1, "");
             }
+            if (cut && i == EDGE) {
+                sb_printf(s, "...");
+                i = n - EDGE - 1;
+                continue;
+            }
             print_dim(s, t, f, dim + 1, offset + (size_t)i * stride, indent + 1, summarize);
-            if (i < n - 1) sb_printf(s, ",");
         }
     }
     sb_printf(s, "]");
@@ -282,10 +310,12 @@ size_t mt_format(const mt_tensor *t, char *buf, size_t n)
         sb_printf(&s, "tensor(NULL: %s)", mt_last_error()[0] ? mt_last_error() : "no tensor");
         return s.len;
     }
-    fmt f = choose_format(t);
+    bool summarize = t->numel > 1000;
+    fmt f = choose_format(t, summarize);
     sb_printf(&s, "tensor(");
     if (t->numel == 0) sb_printf(&s, "[]");
-    else print_dim(&s, t, f, 0, 0, 7, t->numel > 1000);
+    else if (t->shape.ndim == 0) print_value(&s, t->data[0], &f);
+    else print_dim(&s, t, &f, 0, 0, 7, summarize);
     if (t->grad_fn && t->grad_fn->op)
         sb_printf(&s, ", grad_fn=<%s>", t->grad_fn->op->backward_name);
     else if (t->requires_grad)

@@ -91,7 +91,7 @@ bool mt_tensor_check(const mt_tensor *t);
 /* ---- values ---------------------------------------------------------------------------- */
 double mt_item(const mt_tensor *t);             /* the value of a one-element tensor */
 void   mt_fill(mt_tensor *t, double value);
-/* Prints like PyTorch: tensor([[1., 2.]], requires_grad=True) or ..., grad_fn=<MulBackward>) */
+/* Prints like PyTorch: tensor([[1., 2.]], requires_grad=True) or ..., grad_fn=<MulBackward0>) */
 void   mt_print(const mt_tensor *t);
 void   mt_fprint(FILE *f, const mt_tensor *t);
 /* Same text into buf (truncated to n-1 chars); returns the length it would have had. */

@@ -13,7 +13,7 @@ static mt_tensor *matmul_forward(mt_ctx *ctx, mt_tensor *const *in, const mt_op_
     if (a->shape.dim[1] != b->shape.dim[0])
         return mt_shape_error("matmul", "inner dimensions differ for", a->shape, b->shape);
     int n = a->shape.dim[0], k = a->shape.dim[1], m = b->shape.dim[1];
-    mt_tensor *out = mt_zeros(MT_SHAPE(n, m));                          /* (n, m) */
+    mt_tensor *out = k ? mt_empty(MT_SHAPE(n, m)) : mt_zeros(MT_SHAPE(n, m));   /* (n, m) */
     if (n && m && k)
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, m, k,
                     1.0, a->data, k, b->data, m, 0.0, out->data, m);

@@ -1,0 +1,453 @@
+/* test_ops.c: the "ops" suite. Every op of ops.h (tanh, sigmoid, log_softmax and cross_entropy
+ * have suites of their own) is run on PyTorch's reference cases from fixtures/core_fixtures.h:
+ * forward values, and every input gradient after backward with both traversals. Then the
+ * errors: bad shapes are reported once, naming the op and the shapes, and leave the library
+ * working. Last, the registry. */
+#include <mytorch/mytorch.h>
+
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CORE_FIXTURES_OPS
+#include "fixtures/core_fixtures.h"
+
+#define REL_TOL 1e-12
+#define ABS_TOL 1e-14
+
+/* ---- helpers ---------------------------------------------------------------------------- */
+
+static mt_shape cf_shape(int ndim, const int *dim)
+{
+    mt_shape s = MT_SCALAR_SHAPE;
+    s.ndim = ndim;
+    for (int i = 0; i < ndim; i++) s.dim[i] = dim[i];
+    return s;
+}
+
+static mt_tensor *cf_make(const cf_tensor *t)
+{
+    return mt_from_data(cf_shape(t->ndim, t->dim), t->data);
+}
+
+static bool close_enough(double got, double want)
+{
+    return fabs(got - want) <= ABS_TOL + REL_TOL * fabs(want);
+}
+
+/* Asserts t has the fixture's shape and values (to REL_TOL / ABS_TOL). */
+static void expect_tensor(const char *what, const char *case_name, const mt_tensor *t,
+                          int ndim, const int *dim, const double *want)
+{
+    char got_s[64], want_s[64];
+    ck_assert_msg(t != NULL, "%s %s: NULL (last error: %s)", case_name, what, mt_last_error());
+    mt_shape ws = cf_shape(ndim, dim);
+    ck_assert_msg(mt_shape_equal(t->shape, ws), "%s %s: shape %s, want %s", case_name, what,
+                  mt_shape_str(t->shape, got_s, sizeof got_s), mt_shape_str(ws, want_s, sizeof want_s));
+    ck_assert_uint_eq(t->numel, mt_shape_numel(ws));
+    for (size_t i = 0; i < t->numel; i++)
+        ck_assert_msg(close_enough(t->data[i], want[i]), "%s %s[%zu]: got %.17g, want %.17g",
+                      case_name, what, i, t->data[i], want[i]);
+}
+
+/* Calls the ops.h function the case names. */
+static mt_tensor *call_op(const cf_op_case *c, mt_tensor *const *in)
+{
+    const char *f = c->fn;
+    if (!strcmp(f, "add")) return mt_add(in[0], in[1]);
+    if (!strcmp(f, "sub")) return mt_sub(in[0], in[1]);
+    if (!strcmp(f, "mul")) return mt_mul(in[0], in[1]);
+    if (!strcmp(f, "div")) return mt_div(in[0], in[1]);
+    if (!strcmp(f, "add_scalar")) return mt_add_scalar(in[0], c->scalar);
+    if (!strcmp(f, "sub_scalar")) return mt_sub_scalar(in[0], c->scalar);
+    if (!strcmp(f, "rsub_scalar")) return mt_rsub_scalar(c->scalar, in[0]);
+    if (!strcmp(f, "mul_scalar")) return mt_mul_scalar(in[0], c->scalar);
+    if (!strcmp(f, "div_scalar")) return mt_div_scalar(in[0], c->scalar);
+    if (!strcmp(f, "rdiv_scalar")) return mt_rdiv_scalar(c->scalar, in[0]);
+    if (!strcmp(f, "neg")) return mt_neg(in[0]);
+    if (!strcmp(f, "pow")) return mt_pow(in[0], c->scalar);
+    if (!strcmp(f, "exp")) return mt_exp(in[0]);
+    if (!strcmp(f, "log")) return mt_log(in[0]);
+    if (!strcmp(f, "sqrt")) return mt_sqrt(in[0]);
+    if (!strcmp(f, "relu")) return mt_relu(in[0]);
+    if (!strcmp(f, "matmul")) return mt_matmul(in[0], in[1]);
+    if (!strcmp(f, "transpose")) return mt_transpose(in[0]);
+    if (!strcmp(f, "reshape")) return mt_reshape(in[0], cf_shape(c->shape_ndim, c->shape_dim));
+    if (!strcmp(f, "sum")) return mt_sum(in[0]);
+    if (!strcmp(f, "sum_axis")) return mt_sum_axis(in[0], c->axis, c->keepdim);
+    if (!strcmp(f, "mean")) return mt_mean(in[0]);
+    if (!strcmp(f, "mean_axis")) return mt_mean_axis(in[0], c->axis, c->keepdim);
+    ck_abort_msg("fixture %s names an unknown function %s", c->name, f);
+    return NULL;
+}
+
+static bool is_scalar_form(const cf_op_case *c) { return strstr(c->fn, "_scalar") != NULL; }
+
+/* Counts the error handler's calls and keeps the last message. */
+typedef struct error_log {
+    int  count;
+    char last[512];
+} error_log;
+
+static void log_error(const char *message, void *user)
+{
+    error_log *log = user;
+    log->count++;
+    snprintf(log->last, sizeof log->last, "%s", message);
+}
+
+static error_log errors;
+
+static void capture_errors(void)
+{
+    memset(&errors, 0, sizeof errors);
+    mt_set_error_handler(log_error, &errors);
+}
+
+static void teardown(void) { mt_shutdown(); }
+
+/* Asserts exactly one error was reported and that it contains every needle. */
+static void expect_one_error(const char *n1, const char *n2, const char *n3)
+{
+    ck_assert_msg(errors.count == 1, "%d errors reported (last: \"%s\")", errors.count, errors.last);
+    const char *needles[] = { n1, n2, n3 };
+    for (int i = 0; i < 3; i++)
+        if (needles[i])
+            ck_assert_msg(strstr(errors.last, needles[i]) != NULL,
+                          "error \"%s\" does not mention \"%s\"", errors.last, needles[i]);
+}
+
+/* ---- the PyTorch reference cases --------------------------------------------------------------- */
+
+START_TEST(op_forward_should_match_pytorch)
+{
+    const cf_op_case *c = &cf_op_cases[_i];
+    mt_tensor *in[2] = { NULL, NULL };
+    for (int i = 0; i < c->nin; i++) in[i] = mt_requires_grad(cf_make(&c->in[i]), true);
+    mt_tensor *out = call_op(c, in);
+    expect_tensor("output", c->name, out, c->out.ndim, c->out.dim, c->out.data);
+    ck_assert_msg(out->requires_grad && !out->is_leaf && out->grad_fn != NULL,
+                  "%s: an op on inputs that require grad must give a non-leaf with a grad_fn",
+                  c->name);
+    ck_assert_int_eq(out->grad_fn->kind, MT_BACKWARD_FUNCTION);
+    ck_assert_ptr_eq(out->grad_fn->variable, out);
+    ck_assert(mt_tensor_check(out));
+    /* forward leaves its inputs alone */
+    for (int i = 0; i < c->nin; i++)
+        ck_assert_msg(memcmp(in[i]->data, c->in[i].data, in[i]->numel * sizeof(double)) == 0,
+                      "%s: forward changed input %d", c->name, i);
+}
+END_TEST
+
+static void check_backward(const cf_op_case *c, mt_traversal how)
+{
+    const char *tname = how == MT_DFS ? "DFS" : "TOPO";
+    mt_tensor *in[2] = { NULL, NULL };
+    for (int i = 0; i < c->nin; i++) in[i] = mt_requires_grad(cf_make(&c->in[i]), true);
+    mt_tensor *out = call_op(c, in);
+    ck_assert_msg(out != NULL, "%s: %s", c->name, mt_last_error());
+    mt_tensor *g = mt_from_data(out->shape, c->grad_out);
+    ck_assert_msg(mt_backward_ex(out, g, how) == 0, "%s %s: backward failed: %s", c->name, tname,
+                  mt_last_error());
+    for (int i = 0; i < c->nin; i++) {
+        char what[32];
+        snprintf(what, sizeof what, "%s grad of input %d", tname, i);
+        expect_tensor(what, c->name, in[i]->grad, c->in[i].ndim, c->in[i].dim, c->grad_in[i]);
+        ck_assert(mt_tensor_check(in[i]));
+    }
+    /* backward reads the seed, it does not consume it */
+    ck_assert(memcmp(g->data, c->grad_out, g->numel * sizeof(double)) == 0);
+}
+
+START_TEST(op_backward_dfs_should_match_pytorch) { check_backward(&cf_op_cases[_i], MT_DFS); }
+END_TEST
+
+START_TEST(op_backward_topo_should_match_pytorch) { check_backward(&cf_op_cases[_i], MT_TOPO); }
+END_TEST
+
+/* The constant of a scalar form is a 0-D input that requires no grad: a NULL parent. */
+START_TEST(scalar_forms_should_make_the_constant_a_null_parent)
+{
+    int seen = 0;
+    for (int k = 0; k < CF_NUM_OP_CASES; k++) {
+        const cf_op_case *c = &cf_op_cases[k];
+        if (!is_scalar_form(c)) continue;
+        seen++;
+        mt_tensor *x = mt_requires_grad(cf_make(&c->in[0]), true);
+        mt_tensor *out = call_op(c, &x);
+        ck_assert_ptr_nonnull(out);
+        const mt_node *n = out->grad_fn;
+        ck_assert_int_eq(n->nparents, 2);
+        int nulls = (n->next_functions[0] == NULL) + (n->next_functions[1] == NULL);
+        ck_assert_msg(nulls == 1, "%s: %d NULL parents, want 1", c->name, nulls);
+        const mt_node *p = n->next_functions[0] ? n->next_functions[0] : n->next_functions[1];
+        ck_assert_ptr_eq(p, x->accumulate);
+        ck_assert_int_eq(p->kind, MT_ACCUMULATE_GRAD);
+        ck_assert_ptr_eq(p->variable, x);
+    }
+    ck_assert_int_eq(seen, 12);
+}
+END_TEST
+
+START_TEST(fixtures_should_cover_every_core_function_of_ops_h)
+{
+    static const char *const fns[] = {
+        "add", "sub", "mul", "div", "add_scalar", "sub_scalar", "rsub_scalar", "mul_scalar",
+        "div_scalar", "rdiv_scalar", "neg", "pow", "exp", "log", "sqrt", "relu", "matmul",
+        "transpose", "reshape", "sum", "sum_axis", "mean", "mean_axis",
+    };
+    for (size_t f = 0; f < sizeof fns / sizeof fns[0]; f++) {
+        int n = 0;
+        for (int k = 0; k < CF_NUM_OP_CASES; k++) n += strcmp(cf_op_cases[k].fn, fns[f]) == 0;
+        ck_assert_msg(n >= 2, "only %d fixture cases call mt_%s", n, fns[f]);
+    }
+}
+END_TEST
+
+/* ---- errors ---------------------------------------------------------------------------------- */
+
+START_TEST(add_should_report_shape_mismatch_naming_op_and_shapes)
+{
+    capture_errors();
+    mt_tensor *a = mt_requires_grad(mt_ones(MT_SHAPE(3, 4)), true);
+    mt_tensor *b = mt_ones(MT_SHAPE(5));
+    ck_assert_ptr_null(mt_add(a, b));
+    expect_one_error("add", "(3, 4)", "(5,)");
+}
+END_TEST
+
+START_TEST(binary_ops_should_report_shape_mismatch_naming_the_op)
+{
+    static const char *const names[] = { "add", "sub", "mul", "div" };
+    mt_tensor *(*const fns[])(mt_tensor *, mt_tensor *) = { mt_add, mt_sub, mt_mul, mt_div };
+    capture_errors();
+    for (int i = 0; i < 4; i++) {
+        errors.count = 0;
+        mt_tensor *a = mt_ones(MT_SHAPE(2, 3));
+        mt_tensor *b = mt_ones(MT_SHAPE(4, 1, 2));
+        ck_assert_ptr_null(fns[i](a, b));
+        expect_one_error(names[i], "(2, 3)", "(4, 1, 2)");
+    }
+}
+END_TEST
+
+START_TEST(library_should_keep_working_after_a_shape_error)
+{
+    capture_errors();
+    mt_tensor *x = mt_requires_grad(mt_from_data(MT_SHAPE(2), (double[]){ 1.5, -2.0 }), true);
+    ck_assert_ptr_null(mt_mul(x, mt_ones(MT_SHAPE(3))));
+    ck_assert_int_eq(errors.count, 1);
+    /* y = sum(x * [2, 3]) + 1 -> 2*1.5 - 3*2 + 1 = -2; dy/dx = [2, 3] */
+    mt_tensor *y = mt_add_scalar(mt_sum(mt_mul(x, mt_from_data(MT_SHAPE(2), (double[]){ 2, 3 }))), 1);
+    ck_assert_ptr_nonnull(y);
+    ck_assert_double_eq(mt_item(y), -2.0);
+    ck_assert_int_eq(mt_backward(y), 0);
+    ck_assert_double_eq(x->grad->data[0], 2.0);
+    ck_assert_double_eq(x->grad->data[1], 3.0);
+    ck_assert_int_eq(errors.count, 1);
+}
+END_TEST
+
+START_TEST(null_input_should_propagate_null_without_a_second_message)
+{
+    capture_errors();
+    mt_tensor *a = mt_requires_grad(mt_ones(MT_SHAPE(3, 4)), true);
+    mt_tensor *bad = mt_add(a, mt_ones(MT_SHAPE(5)));           /* the one error */
+    ck_assert_ptr_null(bad);
+    ck_assert_int_eq(errors.count, 1);
+    char first[512];
+    snprintf(first, sizeof first, "%s", errors.last);
+    /* every op given the NULL returns NULL silently */
+    ck_assert_ptr_null(mt_mul(bad, a));
+    ck_assert_ptr_null(mt_add(a, bad));
+    ck_assert_ptr_null(mt_add_scalar(bad, 1.0));
+    ck_assert_ptr_null(mt_rsub_scalar(1.0, bad));
+    ck_assert_ptr_null(mt_rdiv_scalar(1.0, bad));
+    ck_assert_ptr_null(mt_neg(bad));
+    ck_assert_ptr_null(mt_pow(bad, 2.0));
+    ck_assert_ptr_null(mt_exp(bad));
+    ck_assert_ptr_null(mt_log(bad));
+    ck_assert_ptr_null(mt_sqrt(bad));
+    ck_assert_ptr_null(mt_relu(bad));
+    ck_assert_ptr_null(mt_matmul(bad, a));
+    ck_assert_ptr_null(mt_transpose(bad));
+    ck_assert_ptr_null(mt_reshape(bad, MT_SHAPE(-1)));
+    ck_assert_ptr_null(mt_sum(bad));
+    ck_assert_ptr_null(mt_sum_axis(bad, 0, false));
+    ck_assert_ptr_null(mt_mean(bad));
+    ck_assert_ptr_null(mt_mean_axis(bad, 1, true));
+    ck_assert_ptr_null(mt_sum(mt_mul(mt_exp(bad), a)));
+    ck_assert_int_eq(errors.count, 1);
+    ck_assert_str_eq(errors.last, first);
+}
+END_TEST
+
+START_TEST(matmul_should_report_inner_dimension_mismatch)
+{
+    capture_errors();
+    mt_tensor *a = mt_ones(MT_SHAPE(3, 4));
+    mt_tensor *b = mt_ones(MT_SHAPE(5, 2));
+    ck_assert_ptr_null(mt_matmul(a, b));
+    expect_one_error("matmul", "(3, 4)", "(5, 2)");
+}
+END_TEST
+
+START_TEST(reshape_should_report_wrong_numel)
+{
+    capture_errors();
+    mt_tensor *a = mt_ones(MT_SHAPE(3, 4));
+    ck_assert_ptr_null(mt_reshape(a, MT_SHAPE(5, 2)));
+    expect_one_error("reshape", "(3, 4)", "(5, 2)");
+    errors.count = 0;
+    ck_assert_ptr_null(mt_reshape(a, MT_SHAPE(5, -1)));        /* 12 is not a multiple of 5 */
+    expect_one_error("reshape", "(3, 4)", NULL);
+    errors.count = 0;
+    ck_assert_ptr_null(mt_reshape(a, MT_SHAPE(-1, -1)));       /* two unknown dimensions */
+    expect_one_error("reshape", NULL, NULL);
+}
+END_TEST
+
+START_TEST(sum_and_mean_should_report_bad_axis)
+{
+    capture_errors();
+    mt_tensor *a = mt_ones(MT_SHAPE(3, 4));
+    ck_assert_ptr_null(mt_sum_axis(a, 2, false));
+    expect_one_error("sum", "(3, 4)", "2");
+    errors.count = 0;
+    ck_assert_ptr_null(mt_sum_axis(a, -3, true));
+    expect_one_error("sum", "(3, 4)", "-3");
+    errors.count = 0;
+    ck_assert_ptr_null(mt_mean_axis(a, 5, false));
+    expect_one_error("mean", "(3, 4)", "5");
+}
+END_TEST
+
+START_TEST(backward_should_reject_a_seed_of_the_wrong_shape)
+{
+    capture_errors();
+    mt_tensor *x = mt_requires_grad(mt_ones(MT_SHAPE(2, 3)), true);
+    mt_tensor *y = mt_mul_scalar(x, 2.0);
+    ck_assert_int_eq(mt_backward_ex(y, mt_ones(MT_SHAPE(3, 2)), MT_TOPO), -1);
+    expect_one_error("(2, 3)", "(3, 2)", NULL);
+    ck_assert_ptr_null(x->grad);
+}
+END_TEST
+
+/* ---- the registry ---------------------------------------------------------------------------- */
+
+static const char *const core_ops[] = {
+    "add", "sub", "mul", "div", "neg", "pow", "exp", "log", "sqrt", "relu",
+    "matmul", "transpose", "reshape", "sum", "mean",
+};
+
+START_TEST(registry_should_hold_every_core_op)
+{
+    for (size_t i = 0; i < sizeof core_ops / sizeof core_ops[0]; i++) {
+        const mt_op *op = mt_op_find(core_ops[i]);
+        ck_assert_msg(op != NULL, "op \"%s\" is not in the registry", core_ops[i]);
+        ck_assert_str_eq(op->name, core_ops[i]);
+        ck_assert(mt_op_registered(op));
+    }
+    ck_assert_ptr_null(mt_op_find("no_such_op"));
+    ck_assert_ptr_null(mt_op_find(""));
+    ck_assert_ptr_null(mt_op_at(-1));
+    ck_assert_ptr_null(mt_op_at(mt_op_count()));
+}
+END_TEST
+
+START_TEST(registry_entries_should_be_complete_and_unique)
+{
+    int n = mt_op_count();
+    ck_assert_int_ge(n, (int)(sizeof core_ops / sizeof core_ops[0]));
+    for (int i = 0; i < n; i++) {
+        const mt_op *op = mt_op_at(i);
+        ck_assert_ptr_nonnull(op);
+        ck_assert_msg(op->name && op->name[0], "op %d has no name", i);
+        ck_assert_msg(op->backward_name && strstr(op->backward_name, "Backward"),
+                      "%s: backward_name \"%s\"", op->name,
+                      op->backward_name ? op->backward_name : "(null)");
+        ck_assert_msg(op->forward && op->backward, "%s: forward or backward missing", op->name);
+        ck_assert_msg(op->arity >= 1 && op->arity <= MT_MAX_INPUTS, "%s: arity %d", op->name,
+                      op->arity);
+        ck_assert_msg(op->cases && op->ncases >= 1, "%s: no gradcheck case", op->name);
+        for (int k = 0; k < op->ncases; k++)
+            for (int j = 0; j < op->arity; j++)
+                ck_assert_msg(op->cases[k].in[j].ndim >= 0 && op->cases[k].in[j].ndim <= MT_MAX_DIMS,
+                              "%s case %d input %d: ndim %d", op->name, k, j,
+                              op->cases[k].in[j].ndim);
+        ck_assert_ptr_eq(mt_op_find(op->name), op);
+        ck_assert(mt_op_registered(op));
+        for (int j = 0; j < i; j++)
+            ck_assert_msg(strcmp(mt_op_at(j)->name, op->name) != 0, "op name \"%s\" twice", op->name);
+    }
+}
+END_TEST
+
+START_TEST(apply_should_refuse_an_unregistered_op)
+{
+    capture_errors();
+    mt_op fake = *mt_op_find("neg");   /* same functions, but not the registry's entry */
+    mt_tensor *x = mt_ones(MT_SHAPE(2));
+    ck_assert(!mt_op_registered(&fake));
+    ck_assert_ptr_null(mt_apply(&fake, (mt_tensor *[]){ x }, NULL));
+    expect_one_error("neg", NULL, NULL);
+}
+END_TEST
+
+START_TEST(apply_should_build_the_same_result_as_the_named_function)
+{
+    mt_tensor *a = mt_requires_grad(mt_from_data(MT_SHAPE(2, 2), (double[]){ 1, 2, 3, 4 }), true);
+    mt_op_args args = { .axis = -1, .keepdim = true };
+    mt_tensor *s = mt_apply(mt_op_find("sum"), (mt_tensor *[]){ a }, &args);
+    ck_assert_ptr_nonnull(s);
+    ck_assert(mt_shape_equal(s->shape, MT_SHAPE(2, 1)));
+    ck_assert_double_eq(s->data[0], 3.0);
+    ck_assert_double_eq(s->data[1], 7.0);
+    ck_assert_ptr_eq(s->grad_fn->op, mt_op_find("sum"));
+}
+END_TEST
+
+static Suite *ops_suite(void)
+{
+    Suite *s = suite_create("ops");
+    TCase *tc = tcase_create("pytorch_reference");
+    tcase_add_checked_fixture(tc, NULL, teardown);
+    tcase_add_loop_test(tc, op_forward_should_match_pytorch, 0, CF_NUM_OP_CASES);
+    tcase_add_loop_test(tc, op_backward_dfs_should_match_pytorch, 0, CF_NUM_OP_CASES);
+    tcase_add_loop_test(tc, op_backward_topo_should_match_pytorch, 0, CF_NUM_OP_CASES);
+    tcase_add_test(tc, scalar_forms_should_make_the_constant_a_null_parent);
+    tcase_add_test(tc, fixtures_should_cover_every_core_function_of_ops_h);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("errors");
+    tcase_add_checked_fixture(tc, NULL, teardown);
+    tcase_add_test(tc, add_should_report_shape_mismatch_naming_op_and_shapes);
+    tcase_add_test(tc, binary_ops_should_report_shape_mismatch_naming_the_op);
+    tcase_add_test(tc, library_should_keep_working_after_a_shape_error);
+    tcase_add_test(tc, null_input_should_propagate_null_without_a_second_message);
+    tcase_add_test(tc, matmul_should_report_inner_dimension_mismatch);
+    tcase_add_test(tc, reshape_should_report_wrong_numel);
+    tcase_add_test(tc, sum_and_mean_should_report_bad_axis);
+    tcase_add_test(tc, backward_should_reject_a_seed_of_the_wrong_shape);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("registry");
+    tcase_add_checked_fixture(tc, NULL, teardown);
+    tcase_add_test(tc, registry_should_hold_every_core_op);
+    tcase_add_test(tc, registry_entries_should_be_complete_and_unique);
+    tcase_add_test(tc, apply_should_refuse_an_unregistered_op);
+    tcase_add_test(tc, apply_should_build_the_same_result_as_the_named_function);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(ops_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
