@@ -1,0 +1,211 @@
+/* gradcheck.h: the gradient checker behind mytorch-gradcheck, also used by the tests and the
+ * MNIST trainer. It compares the gradients backward computes with finite differences, and when
+ * they disagree it says where, by how much, and what kind of mistake the numbers look like.
+ *
+ * What it checks is a *function*: a differentiable function of up to MT_GC_MAX_INPUTS tensors.
+ * There are two kinds, and both go through the same mt_gc_check:
+ *   - an op case: one mt_op applied to its inputs at the shapes of one mt_case. A registered op
+ *     is run through mt_apply and the engine (both traversals) and also called directly; an op
+ *     that is not in the registry (a test's deliberately broken op) is called directly, its
+ *     forward and backward as the engine would call them, since mt_apply refuses it.
+ *   - a graph: a callback that builds the output from the inputs with any ops or modules (a
+ *     Linear layer as a function of x, weight and bias; a whole network as a function of its
+ *     parameters). Inputs a module owns are "bound": the checker writes their values and reads
+ *     their .grad instead of making tensors of its own.
+ *
+ * The check, for inputs drawn from each input's mt_domain with a seeded generator and a random
+ * R of the output's shape (so that every output element matters):
+ *   1. the gradient of L = sum(f(x) * R) from backward (seeded with R), for every path (engine
+ *      DFS, engine TOPO, direct call), against central differences (L(x+h) - L(x-h)) / 2h,
+ *      element by element: |analytical - numerical| <= atol + rtol * |numerical|;
+ *   2. the whole Jacobian d f / d x, entry by entry with the same test, as
+ *      torch.autograd.gradcheck does (rows from backward seeded with one-hot gradients);
+ *   3. structure: each gradient has its input's shape; two backward calls give twice the
+ *      gradient (backward adds, it does not overwrite); a seed of 2R gives twice the gradient;
+ *      a zero seed gives zero.
+ * An element whose one-sided differences (L(x+h) - L(x)) / h and (L(x) - L(x-h)) / h disagree,
+ * with the analytical value between them, sits on a kink (relu at 0): it is a KINK, not a
+ * FAIL; that input element is redrawn and the function checked again, up to max_redraws times.
+ *
+ * Evaluations run in a scratch arena that is reset after each one, so memory stays bounded.
+ * While mt_gc_check runs it installs its own error handler (library errors become part of the
+ * result) and turns it back to the default when it returns.
+ *
+ * Ownership: a mt_gc_func owns its `self` when it has a release function (mt_gc_func_release calls
+ * it); mt_gc_cases_default returns an array that mt_gc_cases_free releases; a mt_gc_result holds
+ * Jacobians only when asked (keep_jacobians), released by mt_gc_result_free. */
+#ifndef MYTORCH_GRADCHECK_H
+#define MYTORCH_GRADCHECK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "mytorch/mytorch.h"
+
+#define MT_GC_MAX_INPUTS 8
+#define MT_GC_NAME_MAX   64
+#define MT_GC_TEXT_MAX   4096
+
+#define MT_GC_DEFAULT_EPS  1e-6    /* torch.autograd.gradcheck's eps, atol and rtol */
+#define MT_GC_DEFAULT_ATOL 1e-5
+#define MT_GC_DEFAULT_RTOL 1e-3
+#define MT_GC_DEFAULT_REDRAWS 8
+#define MT_GC_PROGRAM "build/bin/mytorch-gradcheck"
+
+/* ---- functions ------------------------------------------------------------------------------ */
+
+/* A graph function: builds f(in) in the current arena from the inputs (in the order they were
+ * added), returns NULL after an error. */
+typedef mt_tensor *(*mt_gc_forward_fn)(void *self, mt_tensor *const *in);
+
+typedef struct mt_gc_func {
+    char name[MT_GC_NAME_MAX];       /* "mul", "nn.Linear": what --op matches */
+    char case_name[MT_GC_NAME_MAX];  /* "bcast_3x1_1x4": what --case matches */
+    int  nin;
+    char       in_name[MT_GC_MAX_INPUTS][MT_GC_NAME_MAX];  /* "a", "b", "weight" */
+    mt_shape   shape[MT_GC_MAX_INPUTS];
+    mt_domain  domain[MT_GC_MAX_INPUTS];     /* labels inputs are drawn, never differentiated */
+    mt_tensor *bound[MT_GC_MAX_INPUTS];      /* a tensor the function owns, or NULL */
+
+    /* an op case: op input k is function input use[k] (x * x: use = {0, 0}) */
+    const mt_op *op;
+    mt_op_args   args;
+    int          use[MT_MAX_INPUTS];
+
+    /* a graph */
+    mt_gc_forward_fn forward;
+    void         *self;
+    void        (*release)(void *self);
+
+    const char *defect;   /* set when the function cannot be checked: mt_gc_check fails with it */
+} mt_gc_func;
+
+/* op case c of op (c NULL: the op has no cases, which mt_gc_check reports as a failure). Works for
+ * any mt_op, registered or not. Inputs are named a, b, c, d. */
+void mt_gc_func_op(mt_gc_func *f, const mt_op *op, const mt_case *c);
+/* The same op with one tensor x in every input slot (x * x, x @ x): checks that the gradients
+ * through every use are summed. Shapes come from c, the domain is the intersection of the
+ * op's domains. Sets f->defect when c's input shapes differ or a domain is empty. */
+void mt_gc_func_op_tied(mt_gc_func *f, const mt_op *op, const mt_case *c);
+/* A graph function with no inputs yet; self is released with release (NULL: not owned). */
+void mt_gc_func_graph(mt_gc_func *f, const char *name, const char *case_name, mt_gc_forward_fn forward,
+                   void *self, void (*release)(void *self));
+/* Adds an input; bound is a tensor the function owns (a module parameter) or NULL. Returns its
+ * index, or -1 when there are already MT_GC_MAX_INPUTS. */
+int  mt_gc_func_add_input(mt_gc_func *f, const char *name, mt_shape shape, mt_domain domain,
+                       mt_tensor *bound);
+void mt_gc_func_release(mt_gc_func *f);     /* releases self when owned; NULL is fine */
+
+/* ---- options and results ---------------------------------------------------------------------- */
+
+typedef struct mt_gc_options {
+    double      eps, atol, rtol;   /* MT_GC_DEFAULT_* */
+    uint64_t    seed;              /* 0; each function's inputs depend on it and its names only */
+    int         max_redraws;       /* MT_GC_DEFAULT_REDRAWS */
+    bool        keep_jacobians;    /* fill mt_gc_result.jac (mt_gc_run sets it for verbose/heatmap) */
+    bool        json, verbose;     /* mt_gc_run's output */
+    const char *heatmap_dir;       /* mt_gc_run: a PNG per function there; NULL: none */
+    const char *program;           /* in the re-run command; MT_GC_PROGRAM */
+    FILE       *summary;           /* mt_gc_run's closing line; NULL: stderr with json, else out */
+} mt_gc_options;
+
+void mt_gc_options_init(mt_gc_options *o);
+
+typedef enum mt_gc_status { MT_GC_PASS, MT_GC_KINK, MT_GC_FAIL } mt_gc_status;
+
+/* Diagnoses: what a failure looks like. Several can fit at once (x * x with a forgotten term
+ * is also off by a factor 0.5); mt_gc_result.text explains each one that does. */
+enum {
+    MT_GC_DIAG_FORWARD    = 1u << 0,   /* forward failed or gave a non-finite value */
+    MT_GC_DIAG_SHAPE      = 1u << 1,   /* a gradient does not have its input's shape */
+    MT_GC_DIAG_ZERO       = 1u << 2,   /* analytical zero where numerical is not */
+    MT_GC_DIAG_SIGN       = 1u << 3,   /* analytical = -numerical */
+    MT_GC_DIAG_FACTOR     = 1u << 4,   /* analytical = k * numerical, k constant (mt_gc_result.factor) */
+    MT_GC_DIAG_TRANSPOSED = 1u << 5,   /* analytical = numerical transposed */
+    MT_GC_DIAG_BROADCAST  = 1u << 6,   /* a broadcast input's gradient is not summed over the
+                                       broadcast dims: one slice of it, or the mean */
+    MT_GC_DIAG_TERM       = 1u << 7,   /* an input used several times gets only some of its terms */
+    MT_GC_DIAG_OVERWRITE  = 1u << 8,   /* backward overwrites its input gradients (= for +=) */
+    MT_GC_DIAG_SCALE      = 1u << 9,   /* gradient not linear in the seed (2R, or 0) */
+    MT_GC_DIAG_TRAVERSAL  = 1u << 10,  /* DFS and TOPO disagree */
+    MT_GC_DIAG_ENGINE     = 1u << 11,  /* the op's backward is right called directly, not through
+                                       the engine */
+    MT_GC_DIAG_NO_CASES   = 1u << 12,  /* the function cannot be checked (mt_gc_func.defect) */
+    MT_GC_DIAG_JACOBIAN   = 1u << 13   /* L's gradient agrees but some Jacobian entry does not */
+};
+
+/* The Jacobians, when kept: nout rows (output elements, row-major) by ncols columns (the
+ * differentiated inputs' elements, input after input; input i starts at col0[i], and
+ * col0[i] = -1 for a labels input). */
+typedef struct mt_gc_jacobian {
+    size_t   nout, ncols;
+    mt_shape out_shape;
+    long     col0[MT_GC_MAX_INPUTS];
+    double  *numerical, *analytical;   /* nout * ncols */
+    unsigned char *bad;                /* nout * ncols: 1 where the entry fails */
+    double   atol;                     /* the check's atol: differences below it are noise */
+} mt_gc_jacobian;
+
+typedef struct mt_gc_result {
+    mt_gc_status status;
+    size_t    elements;             /* input elements whose gradient was compared */
+    double    max_abs_err, max_rel_err; /* over L's gradient, every path; rel only where
+                                           |numerical| > atol */
+    double    jac_max_abs_err;      /* over the Jacobian entries */
+    double    seconds;
+    int       redraws;              /* input points redrawn because of kinks */
+    unsigned  diagnoses;            /* MT_GC_DIAG_* */
+    double    factor;               /* MT_GC_DIAG_FACTOR: analytical / numerical */
+    /* the worst mismatch of L's gradient (FAIL or KINK) */
+    char      where[2 * MT_GC_NAME_MAX];   /* "b[2,1]" */
+    char      path[32];                 /* "DFS", "TOPO", "direct" */
+    double    numerical, analytical;
+    char      text[MT_GC_TEXT_MAX];        /* what went wrong, in lines; "" when it passed */
+    mt_gc_jacobian jac;                    /* when keep_jacobians */
+} mt_gc_result;
+
+/* Checks f with options o (NULL: the defaults); fills r (to release with mt_gc_result_free) and
+ * returns r->status. The values of f's bound inputs are overwritten with the drawn ones. */
+mt_gc_status mt_gc_check(const mt_gc_func *f, const mt_gc_options *o, mt_gc_result *r);
+void      mt_gc_result_free(mt_gc_result *r);
+const char *mt_gc_status_name(mt_gc_status s);            /* "PASS", "KINK", "FAIL" */
+
+/* Writes into buf the command that re-runs just f with o's seed and tolerances. */
+char *mt_gc_rerun_command(const mt_gc_func *f, const mt_gc_options *o, char *buf, size_t n);
+
+/* ---- running many: the command's output ------------------------------------------------------- */
+
+/* Checks each function, printing a row each (or a JSON object per line with o->json), the
+ * details of every failure, Jacobians with o->verbose and PNGs with o->heatmap_dir; then the
+ * closing line "N passed, M failed" (to stderr with o->json, so stdout stays JSON lines).
+ * A KINK counts as passed. Returns the number failed, plus heatmaps that could not be written. */
+int mt_gc_run(const mt_gc_func *fs, int n, const mt_gc_options *o, FILE *out);
+
+/* Every case of every registered op, a tied case for each op of two or more inputs that has a
+ * case with equal input shapes, then the modules: nn.Linear, nn.ReLU, nn.BatchNorm1d (training),
+ * nn.CrossEntropyLoss, nn.functional.log_softmax and a small MLP (Linear, BatchNorm1d, ReLU,
+ * Linear) as a function of its parameters. Returns how many (and *out, to release with
+ * mt_gc_cases_free), or -1 when out of memory. */
+int  mt_gc_cases_default(mt_gc_func **out);
+void mt_gc_cases_free(mt_gc_func *fs, int n);
+
+/* Checks every default case with default options and prints as mt_gc_run does: for programs
+ * that want to refuse to run on a broken library. Returns the number failed. */
+int  mt_gc_check_all(FILE *out);
+
+/* ---- heatmaps (heatmap.c, cairo) ------------------------------------------------------------- */
+
+/* Writes a PNG of r's Jacobians: numerical, analytical and their difference side by side, each
+ * with a title and a colour scale. r must hold Jacobians. Returns 0, or -1 with a message naming
+ * the file in err. */
+int mt_gc_heatmap_write(const char *path, const mt_gc_func *f, const mt_gc_result *r, char *err,
+                     size_t errlen);
+/* The PNG's file name for f in dir: DIR/NAME--CASE.png, unsafe characters replaced by '_'. */
+char *mt_gc_heatmap_path(const char *dir, const mt_gc_func *f, char *buf, size_t n);
+/* Drops cairo's and fontconfig's font caches, which they otherwise keep until exit (so that
+ * valgrind shows only real leaks). Call it last, after every heatmap. */
+void mt_gc_heatmap_shutdown(void);
+
+#endif
