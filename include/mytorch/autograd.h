@@ -78,7 +78,7 @@ typedef void (*mt_backward_fn)(const mt_ctx *ctx, const mt_tensor *grad_out,
 /* Everything about one op, in one place (src/ops/<name>.c), listed once in src/ops/ops.def. */
 typedef struct mt_op {
     const char    *name;            /* "mul" */
-    const char    *backward_name;   /* "MulBackward", as grad_fn=<...> prints it */
+    const char    *backward_name;   /* "MulBackward0", as grad_fn=<...> prints it */
     int            arity;           /* tensor inputs */
     mt_forward_fn  forward;
     mt_backward_fn backward;
