@@ -66,8 +66,12 @@ deps:
 	    --no-install-recommends $(DEB_PACKAGES) >/dev/null || exit 1; \
 	else \
 	  echo "MyTorch needs Debian packages that pkg-config cannot find. Install them with:"; \
-	  echo "  sudo apt-get install -y $(DEB_PACKAGES)"; exit 1; \
+	  echo "  sudo apt-get update && sudo apt-get install -y $(DEB_PACKAGES)"; \
+	  echo "(or, without sudo: su -c 'apt-get update && apt-get install -y $(DEB_PACKAGES)')"; exit 1; \
 	fi
+
+# keep the object files of the test programs (no "rm" noise after each run)
+.SECONDARY:
 
 _all: $(STATIC) $(SHARED) $(PROGRAMS)
 lib: $(STATIC)

@@ -4,6 +4,7 @@
  * reaches a steady state with no malloc at all. */
 #include "mytorch/tensor.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,13 @@ void mt_arena_reset(mt_arena *a)
 
 void *mt_arena_alloc(mt_arena *a, size_t bytes)
 {
+    if (!a) a = mt_arena_current();
+    /* Past this, rounding up and adding the block header would wrap around, and no allocator
+     * can hand out more than PTRDIFF_MAX bytes anyway. */
+    if (bytes > (size_t)PTRDIFF_MAX - header_size() - ARENA_ALIGN) {
+        fprintf(stderr, "mytorch: out of memory allocating %zu bytes (more than can exist)\n", bytes);
+        abort();
+    }
     size_t need = (bytes + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
     if (need == 0) need = ARENA_ALIGN;
     /* Look for room in the current block or the ones after it (kept from before a reset). */

@@ -66,12 +66,23 @@ mt_tensor *mt_apply(const mt_op *op, mt_tensor *const *inputs, const mt_op_args 
                  op->name, op->name);
         return NULL;
     }
+    if (!inputs) { mt_error("%s: NULL inputs array", op->name); return NULL; }
     if (!args) args = &no_args;
     bool needs_grad = false;
     for (int i = 0; i < op->arity; i++) {
         if (!inputs[i]) return NULL;             /* an earlier op failed and said so */
         needs_grad |= inputs[i]->requires_grad;
     }
+    /* A shape edited in place (t->shape = ...) no longer describes the data: an op would read or
+     * write past its end. */
+    for (int i = 0; i < op->arity; i++)
+        if (inputs[i]->numel != mt_shape_numel(inputs[i]->shape)) {
+            char b[64];
+            mt_error("%s: input %d has shape %s but holds %zu elements (use mt_reshape to change "
+                     "a shape)", op->name, i, mt_shape_str(inputs[i]->shape, b, sizeof b),
+                     inputs[i]->numel);
+            return NULL;
+        }
     needs_grad &= grad_enabled;
 
     /* 1. the node (its context is where forward saves what backward needs) */
@@ -102,11 +113,22 @@ mt_tensor *mt_apply(const mt_op *op, mt_tensor *const *inputs, const mt_op_args 
 
 /* ---- backward ------------------------------------------------------------------------------ */
 
-/* AccumulateGrad: leaf.grad += grad. The grad buffer lives in the leaf's own arena. */
-static void accumulate(mt_node *node, const mt_tensor *grad)
+/* AccumulateGrad: leaf.grad += grad. The grad buffer lives in the leaf's own arena. As in
+ * PyTorch, a leaf that no longer requires grad (turned off after the graph was built) gets
+ * nothing. Returns -1 after reporting a .grad that does not have the leaf's shape (it was
+ * replaced by hand): adding into it would write past its end. */
+static int accumulate(mt_node *node, const mt_tensor *grad, mt_traversal how)
 {
     mt_tensor *leaf = node->variable;
     node->backward_calls++;
+    if (!leaf->requires_grad) return 0;
+    if (leaf->grad && (!mt_shape_equal(leaf->grad->shape, leaf->shape) ||
+                       leaf->grad->numel != leaf->numel)) {
+        char a[64], b[64];
+        mt_error("backward: the .grad of a leaf of shape %s has shape %s",
+                 mt_shape_str(leaf->shape, a, sizeof a), mt_shape_str(leaf->grad->shape, b, sizeof b));
+        return -1;
+    }
     const mt_tensor *before = NULL;
     if (observer && leaf->grad) before = mt_detach(leaf->grad);   /* snapshot, in scratch */
     if (!leaf->grad) {
@@ -116,7 +138,8 @@ static void accumulate(mt_node *node, const mt_tensor *grad)
     }
     for (size_t i = 0; i < leaf->numel; i++) leaf->grad->data[i] += grad->data[i];
     emit((mt_event){ .kind = MT_EV_ACCUMULATE, .node = node, .tensor = leaf, .grad = grad,
-                     .before = before, .after = leaf->grad });
+                     .before = before, .after = leaf->grad, .traversal = how });
+    return 0;
 }
 
 /* Runs one BackwardFunction: a fresh zeroed gradient per input that needs one, filled by the
@@ -129,32 +152,91 @@ static void run_node(mt_node *node, const mt_tensor *grad, mt_tensor **gin)
     node->op->backward(&node->ctx, grad, gin);
 }
 
-/* The handout's recursive DFS: compute this node's input gradients and hand each one straight
- * to its parent, which recurses. A node reached along k paths runs k times. */
-static void backward_dfs(mt_node *node, const mt_tensor *grad)
+/* items grown to hold at least `need` elements of `size` bytes (*cap updated), or NULL when out
+ * of memory (items is then unchanged and still owned by the caller). */
+static void *grow(void *items, size_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap) return items;
+    size_t n = *cap ? *cap : 64;
+    while (n < need) n *= 2;
+    void *bigger = realloc(items, n * size);
+    if (bigger) *cap = n;
+    return bigger;
+}
+
+/* The handout's depth-first walk: a node computes its input gradients and hands each one
+ * straight to its parent, which walks on from there before the next parent gets its gradient.
+ * A node reached along k paths runs k times.
+ *
+ * It is the recursion
+ *     visit(node, grad): report VISIT; if a leaf, accumulate; else run the node, then for each
+ *                        parent i: report GRAD_PASSED, visit(parent i, gin[i])
+ * with the call stack kept in an array instead, so a chain of a million ops cannot overflow
+ * the C stack. A frame is one node whose parents are being visited, in input order. */
+typedef struct dfs_frame {
+    mt_node   *node;
+    mt_tensor *gin[MT_MAX_INPUTS];   /* the gradients it computed, one per input */
+    int        next;                 /* the next input to hand its gradient to */
+} dfs_frame;
+
+typedef struct dfs_stack {
+    dfs_frame *frames;
+    size_t     top, cap;
+} dfs_stack;
+
+/* visit(node, grad) up to its loop over the parents: that part is left to the caller's loop
+ * through the frame pushed here. */
+static int dfs_enter(dfs_stack *st, mt_node *node, const mt_tensor *grad)
 {
     emit((mt_event){ .kind = MT_EV_VISIT, .node = node, .grad = grad, .traversal = MT_DFS });
-    if (node->kind == MT_ACCUMULATE_GRAD) { accumulate(node, grad); return; }
-    mt_tensor *gin[MT_MAX_INPUTS];
-    run_node(node, grad, gin);
-    for (int i = 0; i < node->nparents; i++) {
-        mt_node *p = node->next_functions[i];
-        if (!p) continue;
-        emit((mt_event){ .kind = MT_EV_GRAD_PASSED, .node = node, .parent = p,
-                         .input_index = i, .grad = gin[i], .traversal = MT_DFS });
-        backward_dfs(p, gin[i]);
+    if (node->kind == MT_ACCUMULATE_GRAD) return accumulate(node, grad, MT_DFS);
+    dfs_frame *frames = grow(st->frames, &st->cap, st->top + 1, sizeof *frames);
+    if (!frames) {
+        mt_error("backward: out of memory for a graph %zu nodes deep", st->top + 1);
+        return -1;
     }
+    st->frames = frames;
+    dfs_frame *f = &frames[st->top++];
+    f->node = node;
+    f->next = 0;
+    run_node(node, grad, f->gin);
+    return 0;
+}
+
+static int backward_dfs(mt_node *root, const mt_tensor *seed)
+{
+    dfs_stack st = { NULL, 0, 0 };
+    int rc = dfs_enter(&st, root, seed);
+    while (rc == 0 && st.top > 0) {
+        dfs_frame *f = &st.frames[st.top - 1];
+        while (f->next < f->node->nparents && !f->node->next_functions[f->next]) f->next++;
+        if (f->next == f->node->nparents) {        /* every parent walked: return */
+            st.top--;
+            continue;
+        }
+        int i = f->next++;
+        mt_node *node = f->node, *p = node->next_functions[i];
+        mt_tensor *g = f->gin[i];
+        emit((mt_event){ .kind = MT_EV_GRAD_PASSED, .node = node, .parent = p,
+                         .input_index = i, .grad = g, .traversal = MT_DFS });
+        rc = dfs_enter(&st, p, g);                 /* may move the frames: f is stale now */
+    }
+    free(st.frames);
+    return rc;
 }
 
 /* PyTorch's order: count, for every node reachable from the root, how many edges lead into
  * it; a node runs once, when all of them have delivered their gradient (summed). */
-static void backward_topo(mt_node *root, const mt_tensor *seed)
+static int backward_topo(mt_node *root, const mt_tensor *seed)
 {
     uint64_t serial = ++traversal_serial;
-    size_t cap = 64, top = 0, nodes = 1;
-    mt_node **stack = malloc(cap * sizeof *stack);
-    if (!stack) { mt_error("backward: out of memory"); return; }
+    size_t cap = 0, top = 0, nodes = 1;
+    mt_node **stack = NULL;
+    int rc = 0;
 
+    mt_node **bigger = grow(stack, &cap, 1, sizeof *stack);
+    if (!bigger) goto out_of_memory;
+    stack = bigger;
     root->mark = serial; root->pending = 0; root->grad_sum = NULL;
     stack[top++] = root;
     while (top) {                                  /* pass 1: in-degrees */
@@ -165,29 +247,24 @@ static void backward_topo(mt_node *root, const mt_tensor *seed)
             if (p->mark != serial) {
                 p->mark = serial; p->pending = 0; p->grad_sum = NULL;
                 nodes++;
-                if (top == cap) {
-                    mt_node **bigger = realloc(stack, 2 * cap * sizeof *stack);
-                    if (!bigger) { free(stack); mt_error("backward: out of memory"); return; }
-                    stack = bigger; cap *= 2;
-                }
+                if (!(bigger = grow(stack, &cap, top + 1, sizeof *stack))) goto out_of_memory;
+                stack = bigger;
                 stack[top++] = p;
             }
             p->pending++;
         }
     }
 
-    if (cap < nodes) {                             /* pass 2 may hold every node at once */
-        mt_node **bigger = realloc(stack, nodes * sizeof *stack);
-        if (!bigger) { free(stack); mt_error("backward: out of memory"); return; }
-        stack = bigger;
-    }
+    /* pass 2 may hold every node at once */
+    if (!(bigger = grow(stack, &cap, nodes, sizeof *stack))) goto out_of_memory;
+    stack = bigger;
     root->grad_sum = (mt_tensor *)seed;
     stack[top++] = root;                           /* pass 2: nodes whose gradient is complete */
-    while (top) {
+    while (top && rc == 0) {
         mt_node *n = stack[--top];
         const mt_tensor *grad = n->grad_sum;
         emit((mt_event){ .kind = MT_EV_VISIT, .node = n, .grad = grad, .traversal = MT_TOPO });
-        if (n->kind == MT_ACCUMULATE_GRAD) { accumulate(n, grad); continue; }
+        if (n->kind == MT_ACCUMULATE_GRAD) { rc = accumulate(n, grad, MT_TOPO); continue; }
         mt_tensor *gin[MT_MAX_INPUTS];
         run_node(n, grad, gin);
         for (int i = 0; i < n->nparents; i++) {
@@ -202,11 +279,21 @@ static void backward_topo(mt_node *root, const mt_tensor *seed)
         }
     }
     free(stack);
+    return rc;
+
+out_of_memory:
+    free(stack);
+    mt_error("backward: out of memory for a graph of %zu nodes", nodes);
+    return -1;
 }
 
 int mt_backward_ex(mt_tensor *t, const mt_tensor *grad, mt_traversal how)
 {
     if (!t) { mt_error("backward: NULL tensor"); return -1; }
+    if (how != MT_DFS && how != MT_TOPO) {
+        mt_error("backward: unknown traversal %d (MT_DFS or MT_TOPO)", (int)how);
+        return -1;
+    }
     if (!t->requires_grad) {
         mt_error("backward: the tensor does not require grad and has no grad_fn");
         return -1;
@@ -229,15 +316,15 @@ int mt_backward_ex(mt_tensor *t, const mt_tensor *grad, mt_traversal how)
     mt_node *root = t->grad_fn ? t->grad_fn : parent_node(t);
     emit((mt_event){ .kind = MT_EV_BACKWARD_BEGIN, .node = root, .tensor = t, .grad = seed,
                      .traversal = how });
-    if (how == MT_TOPO) backward_topo(root, seed);
-    else backward_dfs(root, seed);
+    int rc = how == MT_TOPO ? backward_topo(root, seed) : backward_dfs(root, seed);
     emit((mt_event){ .kind = MT_EV_BACKWARD_END, .node = root, .tensor = t, .traversal = how });
 
+    /* the same way out after an error: grad mode, the current arena and the engine restored */
     mt_set_grad_enabled(prev_grad);
     mt_arena_use(prev);
     mt_arena_reset(scratch);
     in_backward = false;
-    return 0;
+    return rc;
 }
 
 int mt_backward(mt_tensor *t) { return mt_backward_ex(t, NULL, MT_DFS); }

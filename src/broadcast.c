@@ -3,6 +3,7 @@
  * reused along it. Unbroadcast is the reverse: summing along those dimensions. */
 #include "broadcast.h"
 
+#include <stdint.h>
 #include <stdio.h>
 
 bool mt_broadcast_shape(mt_shape a, mt_shape b, mt_shape *out)
@@ -87,7 +88,15 @@ mt_tensor *mt_shape_error(const char *op, const char *what, mt_shape a, mt_shape
 mt_tensor *mt_broadcast_output(const char *op, const mt_tensor *a, const mt_tensor *b)
 {
     mt_shape s;
+    char sa[64], sb[64];
     if (!mt_broadcast_shape(a->shape, b->shape, &s))
         return mt_shape_error(op, "cannot broadcast", a->shape, b->shape);
+    if (mt_shape_numel(s) > (size_t)PTRDIFF_MAX / sizeof(double)) {
+        char so[64];
+        mt_error("%s: broadcasting shapes %s and %s gives %s, too many elements to hold", op,
+                 mt_shape_str(a->shape, sa, sizeof sa), mt_shape_str(b->shape, sb, sizeof sb),
+                 mt_shape_str(s, so, sizeof so));
+        return NULL;
+    }
     return mt_empty(s);
 }

@@ -1,5 +1,6 @@
-/* broadcast.h (internal): NumPy broadcasting for the element-wise ops, and the one general
- * unbroadcast that every op's backward uses to sum a gradient back to its input's shape. */
+/* broadcast.h (internal): NumPy broadcasting for the element-wise ops, the one general
+ * unbroadcast that every op's backward uses to sum a gradient back to its input's shape, and the
+ * shape checks an op runs before it makes an output of a new shape. */
 #ifndef MT_BROADCAST_H
 #define MT_BROADCAST_H
 
@@ -17,11 +18,17 @@ void mt_broadcast_apply(const mt_tensor *a, const mt_tensor *b, mt_tensor *out, 
  * dst's shape must broadcast to src's shape. */
 void mt_unbroadcast_acc(mt_tensor *dst, const mt_tensor *src);
 
-/* Reports "<op>: cannot broadcast shapes (3, 4) and (5,)" and returns NULL: the standard
- * shape error of a binary op. */
-/* The output of a broadcasting binary op, or NULL after the standard shape error. */
+/* The output of a broadcasting binary op, or NULL after the standard shape error
+ * ("<op>: cannot broadcast shapes (3, 4) and (5,)") or an error that the broadcast shape is too
+ * large to hold. */
 mt_tensor *mt_broadcast_output(const char *op, const mt_tensor *a, const mt_tensor *b);
 
+/* Reports "<op>: <what> shapes (3, 4) and (5,)" and returns NULL: the standard shape error of a
+ * binary op. */
 mt_tensor *mt_shape_error(const char *op, const char *what, mt_shape a, mt_shape b);
+
+/* (tensor.c) Reports "<op>: ..." naming the shape and returns false unless s has 0 to 4
+ * dimensions, none negative, and few enough elements that their doubles can be allocated. */
+bool mt_shape_check(const char *op, mt_shape s);
 
 #endif

@@ -4,6 +4,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 static char last_error[512];
 static mt_error_fn handler;
@@ -15,10 +16,14 @@ void mt_clear_error(void) { last_error[0] = '\0'; }
 
 void mt_error(const char *fmt, ...)
 {
+    /* Formatted apart first: an argument may be mt_last_error() itself, and vsnprintf must not
+     * read the buffer it writes. */
+    char message[sizeof last_error];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    vsnprintf(message, sizeof message, fmt, ap);
     va_end(ap);
+    memcpy(last_error, message, sizeof last_error);
     if (handler) handler(last_error, handler_user);
     else fprintf(stderr, "mytorch: %s\n", last_error);
 }

@@ -13,11 +13,18 @@ bool mt_reduce_plan(const char *op, mt_shape in, int axis, bool keepdim, mt_redu
         for (int i = 0; i < p->out.ndim; i++) p->out.dim[i] = 1;
         return true;
     }
-    int ax = axis < 0 ? axis + in.ndim : axis;
-    if (ax < 0 || ax >= in.ndim) {
+    /* As PyTorch, a scalar accepts axis 0 and -1 (it is treated as one element along them). */
+    int range = in.ndim > 0 ? in.ndim : 1;
+    int ax = axis < 0 ? axis + range : axis;
+    if (ax < 0 || ax >= range) {
         char s[64];
-        mt_error("%s: axis %d is out of range for shape %s", op, axis, mt_shape_str(in, s, sizeof s));
+        mt_error("%s: axis %d is out of range for shape %s (axes go from %d to %d)", op, axis,
+                 mt_shape_str(in, s, sizeof s), -range, range - 1);
         return false;
+    }
+    if (in.ndim == 0) {                            /* () -> (), keepdim or not */
+        p->outer = p->n = p->inner = 1;
+        return true;
     }
     p->outer = 1; p->inner = 1; p->n = (size_t)in.dim[ax];
     for (int i = 0; i < ax; i++) p->outer *= (size_t)in.dim[i];

@@ -1,9 +1,11 @@
 /* tensor.c: making tensors, keeping their autograd invariants, and printing them the way
  * PyTorch 1.13 does, so a student can put the two outputs side by side. */
 #include "mytorch/autograd.h"
+#include "broadcast.h"
 
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,15 +13,23 @@ static uint32_t next_tensor_id = 1;
 
 size_t mt_shape_numel(mt_shape s)
 {
+    if (s.ndim < 0 || s.ndim > MT_MAX_DIMS) return SIZE_MAX;
+    for (int i = 0; i < s.ndim; i++)
+        if (s.dim[i] < 0) return SIZE_MAX;
+    for (int i = 0; i < s.ndim; i++)
+        if (s.dim[i] == 0) return 0;          /* empty, however large the other dimensions */
     size_t n = 1;
-    for (int i = 0; i < s.ndim; i++) n *= (size_t)s.dim[i];
+    for (int i = 0; i < s.ndim; i++) {
+        if (n > SIZE_MAX / (size_t)s.dim[i]) return SIZE_MAX;   /* would wrap */
+        n *= (size_t)s.dim[i];
+    }
     return n;
 }
 
 bool mt_shape_equal(mt_shape a, mt_shape b)
 {
     if (a.ndim != b.ndim) return false;
-    for (int i = 0; i < a.ndim; i++)
+    for (int i = 0; i < a.ndim && i < MT_MAX_DIMS; i++)
         if (a.dim[i] != b.dim[i]) return false;
     return true;
 }
@@ -29,6 +39,10 @@ char *mt_shape_str(mt_shape s, char *buf, size_t n)
     size_t len = 0;
     if (n == 0) return buf;
     buf[0] = '\0';
+    if (s.ndim < 0 || s.ndim > MT_MAX_DIMS) {
+        snprintf(buf, n, "(invalid: %d dimensions)", s.ndim);
+        return buf;
+    }
     len += (size_t)snprintf(buf + len, n - len, "(");
     for (int i = 0; i < s.ndim && len < n; i++)
         len += (size_t)snprintf(buf + len, n - len, i ? ", %d" : "%d", s.dim[i]);
@@ -36,20 +50,33 @@ char *mt_shape_str(mt_shape s, char *buf, size_t n)
     return buf;
 }
 
-/* ---- creation ------------------------------------------------------------------------- */
-
-mt_tensor *mt_empty(mt_shape s)
+bool mt_shape_check(const char *op, mt_shape s)
 {
+    char b[64];
     if (s.ndim < 0 || s.ndim > MT_MAX_DIMS) {
-        mt_error("empty: %d dimensions (at most %d)", s.ndim, MT_MAX_DIMS);
-        return NULL;
+        mt_error("%s: %d dimensions (a shape has 0 to %d)", op, s.ndim, MT_MAX_DIMS);
+        return false;
     }
     for (int i = 0; i < s.ndim; i++)
         if (s.dim[i] < 0) {
-            char b[64];
-            mt_error("empty: negative dimension in shape %s", mt_shape_str(s, b, sizeof b));
-            return NULL;
+            mt_error("%s: negative dimension in shape %s", op, mt_shape_str(s, b, sizeof b));
+            return false;
         }
+    /* PTRDIFF_MAX bytes is what malloc (and pointer differences) can handle at most */
+    if (mt_shape_numel(s) > (size_t)PTRDIFF_MAX / sizeof(double)) {
+        mt_error("%s: shape %s has too many elements to hold", op, mt_shape_str(s, b, sizeof b));
+        return false;
+    }
+    return true;
+}
+
+/* ---- creation ------------------------------------------------------------------------- */
+
+/* A new leaf of shape s in the current arena, data uninitialised; op names the caller in the
+ * error about a bad shape. */
+static mt_tensor *tensor_new(const char *op, mt_shape s)
+{
+    if (!mt_shape_check(op, s)) return NULL;
     mt_arena *a = mt_arena_current();
     mt_tensor *t = mt_arena_alloc(a, sizeof *t);
     memset(t, 0, sizeof *t);
@@ -63,26 +90,35 @@ mt_tensor *mt_empty(mt_shape s)
     return t;
 }
 
-mt_tensor *mt_full(mt_shape s, double value)
+mt_tensor *mt_empty(mt_shape s) { return tensor_new("empty", s); }
+
+static mt_tensor *filled(const char *op, mt_shape s, double value)
 {
-    mt_tensor *t = mt_empty(s);
+    mt_tensor *t = tensor_new(op, s);
     if (t) mt_fill(t, value);
     return t;
 }
 
+mt_tensor *mt_full(mt_shape s, double value) { return filled("full", s, value); }
+
 mt_tensor *mt_zeros(mt_shape s)
 {
-    mt_tensor *t = mt_empty(s);
+    mt_tensor *t = tensor_new("zeros", s);
     if (t) memset(t->data, 0, t->numel * sizeof(double));
     return t;
 }
 
-mt_tensor *mt_ones(mt_shape s) { return mt_full(s, 1.0); }
-mt_tensor *mt_scalar(double value) { return mt_full(MT_SCALAR_SHAPE, value); }
+mt_tensor *mt_ones(mt_shape s) { return filled("ones", s, 1.0); }
+mt_tensor *mt_scalar(double value) { return filled("scalar", MT_SCALAR_SHAPE, value); }
 
 mt_tensor *mt_from_data(mt_shape s, const double *data)
 {
-    mt_tensor *t = mt_empty(s);
+    if (!data && mt_shape_numel(s) != 0) {
+        char b[64];
+        mt_error("from_data: NULL data for shape %s", mt_shape_str(s, b, sizeof b));
+        return NULL;
+    }
+    mt_tensor *t = tensor_new("from_data", s);
     if (t && t->numel) memcpy(t->data, data, t->numel * sizeof(double));
     return t;
 }
@@ -313,7 +349,13 @@ size_t mt_format(const mt_tensor *t, char *buf, size_t n)
     bool summarize = t->numel > 1000;
     fmt f = choose_format(t, summarize);
     sb_printf(&s, "tensor(");
-    if (t->numel == 0) sb_printf(&s, "[]");
+    if (t->numel == 0) {
+        sb_printf(&s, "[]");
+        if (t->shape.ndim != 1) {                   /* as PyTorch: the shape, unless it is (0,) */
+            char b[64];
+            sb_printf(&s, ", size=%s", mt_shape_str(t->shape, b, sizeof b));
+        }
+    }
     else if (t->shape.ndim == 0) print_value(&s, t->data[0], &f);
     else print_dim(&s, t, &f, 0, 0, 7, summarize);
     if (t->grad_fn && t->grad_fn->op)
@@ -344,7 +386,7 @@ void mt_print(const mt_tensor *t) { mt_fprint(stdout, t); }
 mt_tensor *mt_rand(mt_shape s, double lo, double hi, mt_rng *r)
 {
     if (!r) r = mt_default_rng();
-    mt_tensor *t = mt_empty(s);
+    mt_tensor *t = tensor_new("rand", s);
     if (t)
         for (size_t i = 0; i < t->numel; i++) t->data[i] = lo + (hi - lo) * mt_rng_uniform(r);
     return t;
@@ -353,7 +395,7 @@ mt_tensor *mt_rand(mt_shape s, double lo, double hi, mt_rng *r)
 mt_tensor *mt_randn(mt_shape s, double mean, double std, mt_rng *r)
 {
     if (!r) r = mt_default_rng();
-    mt_tensor *t = mt_empty(s);
+    mt_tensor *t = tensor_new("randn", s);
     if (t)
         for (size_t i = 0; i < t->numel; i++) t->data[i] = mean + std * mt_rng_normal(r);
     return t;

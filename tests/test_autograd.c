@@ -601,6 +601,268 @@ END_TEST
 START_TEST(observer_should_follow_topo_backward) { observe_backward(MT_TOPO); }
 END_TEST
 
+
+/* ---- hardening: deep graphs, traversal order, errors during backward ---------------------------- */
+
+/* y = -(-(...(-x))) with n negations: a chain of n nodes, the deepest graph there is. */
+static mt_tensor *neg_chain(mt_tensor *x, int n)
+{
+    mt_tensor *y = x;
+    for (int i = 0; i < n; i++) y = mt_neg(y);
+    return y;
+}
+
+static void deep_chain_backward(mt_traversal how)
+{
+    enum { DEPTH = 200000 };
+    mt_tensor *x = mt_requires_grad(mt_from_data(MT_SHAPE(2), (double[]){ 1.5, -2 }), true);
+    mt_tensor *y = neg_chain(x, DEPTH);
+    ck_assert_ptr_nonnull(y);
+    ck_assert_int_eq(mt_backward_ex(mt_sum(y), NULL, how), 0);
+    /* an even number of negations: the gradient is +1 */
+    ck_assert_double_eq(x->grad->data[0], 1.0);
+    ck_assert_double_eq(x->grad->data[1], 1.0);
+    ck_assert_uint_eq(x->accumulate->backward_calls, 1);
+    ck_assert_uint_eq(y->grad_fn->backward_calls, 1);
+    ck_assert(mt_is_grad_enabled());
+}
+
+START_TEST(dfs_should_walk_a_200k_node_chain_without_overflowing_the_stack)
+{
+    deep_chain_backward(MT_DFS);
+}
+END_TEST
+
+START_TEST(topo_should_walk_a_200k_node_chain)
+{
+    deep_chain_backward(MT_TOPO);
+}
+END_TEST
+
+/* The events the handout's recursive DFS produces, made by an independent recursion over the
+ * graph: VISIT n, then for an AccumulateGrad ACCUMULATE, else for each non-NULL parent in input
+ * order GRAD_PASSED and the parent's whole walk. */
+typedef struct order_event {
+    mt_event_kind kind;
+    const mt_node *node, *parent;
+    int input_index;
+} order_event;
+
+typedef struct order_log {
+    int n;
+    order_event ev[256];
+} order_log;
+
+static void order_add(order_log *log, mt_event_kind kind, const mt_node *node,
+                      const mt_node *parent, int input_index)
+{
+    ck_assert_int_lt(log->n, 256);
+    log->ev[log->n++] = (order_event){ kind, node, parent, input_index };
+}
+
+static void reference_dfs(order_log *log, const mt_node *n)
+{
+    order_add(log, MT_EV_VISIT, n, NULL, 0);
+    if (n->kind == MT_ACCUMULATE_GRAD) { order_add(log, MT_EV_ACCUMULATE, n, NULL, 0); return; }
+    for (int i = 0; i < n->nparents; i++) {
+        const mt_node *p = n->next_functions[i];
+        if (!p) continue;
+        order_add(log, MT_EV_GRAD_PASSED, n, p, i);
+        reference_dfs(log, p);
+    }
+}
+
+static void record_order(const mt_event *ev, void *user)
+{
+    if (ev->kind == MT_EV_VISIT || ev->kind == MT_EV_GRAD_PASSED || ev->kind == MT_EV_ACCUMULATE)
+        order_add(user, ev->kind, ev->node, ev->parent, ev->kind == MT_EV_GRAD_PASSED ? ev->input_index : 0);
+}
+
+START_TEST(dfs_should_visit_in_the_order_of_the_recursive_walk)
+{
+    /* the worked example, a diamond, a repeated input and a constant, all in one graph */
+    example x = worked_example();
+    mt_tensor *p = mt_mul(x.a, x.a);                 /* the same parent twice */
+    mt_tensor *q = mt_exp(mt_add(p, x.e));
+    mt_tensor *root = mt_sum(mt_add(mt_mul(q, x.c), mt_sub_scalar(p, 1.0)));
+    ck_assert_ptr_nonnull(root);
+    static order_log want, got;
+    memset(&want, 0, sizeof want);
+    memset(&got, 0, sizeof got);
+    reference_dfs(&want, root->grad_fn);
+    mt_set_observer(record_order, &got);
+    ck_assert_int_eq(mt_backward(root), 0);
+    mt_set_observer(NULL, NULL);
+    ck_assert_int_eq(got.n, want.n);
+    for (int i = 0; i < want.n; i++) {
+        ck_assert_msg(got.ev[i].kind == want.ev[i].kind && got.ev[i].node == want.ev[i].node &&
+                      got.ev[i].parent == want.ev[i].parent &&
+                      got.ev[i].input_index == want.ev[i].input_index,
+                      "event %d: kind %d node %u, want kind %d node %u", i, got.ev[i].kind,
+                      got.ev[i].node->id, want.ev[i].kind, want.ev[i].node->id);
+    }
+}
+END_TEST
+
+/* x reaches the root along paths of lengths 1, 2 and 4:
+ *   u = exp(x); v = 3 u; w = (v * v) + u; root = sum(w + x)
+ * d root / dx = (18 u^2 + u) + 1 (with u = e^x, dv/dx = 3u, d(v^2)/dx = 2 v 3u = 18 u^2). */
+START_TEST(topo_should_run_each_node_once_after_every_consumer_on_uneven_paths)
+{
+    const double x0[3] = { -0.5, 0.25, 1.0 };
+    for (int t = 0; t < 2; t++) {
+        mt_traversal how = t ? MT_TOPO : MT_DFS;
+        mt_tensor *x = mt_requires_grad(mt_from_data(MT_SHAPE(3), x0), true);
+        mt_tensor *u = mt_exp(x);
+        mt_tensor *v = mt_mul_scalar(u, 3.0);
+        mt_tensor *w = mt_add(mt_mul(v, v), u);
+        mt_tensor *root = mt_sum(mt_add(w, x));
+        static order_log got;
+        memset(&got, 0, sizeof got);
+        mt_set_observer(record_order, &got);
+        ck_assert_int_eq(mt_backward_ex(root, NULL, how), 0);
+        mt_set_observer(NULL, NULL);
+        for (int i = 0; i < 3; i++) {
+            double ui = exp(x0[i]);
+            ck_assert_double_eq_tol(x->grad->data[i], 18 * ui * ui + ui + 1, 1e-12 * (18 * ui * ui + 2));
+        }
+        if (how == MT_DFS) continue;
+        /* TOPO: every node visited once, and only after every edge into it delivered */
+        for (int i = 0; i < got.n; i++) {
+            if (got.ev[i].kind != MT_EV_VISIT) continue;
+            const mt_node *n = got.ev[i].node;
+            for (int j = 0; j < got.n; j++) {
+                if (j != i && got.ev[j].kind == MT_EV_VISIT) ck_assert(got.ev[j].node != n);
+                if (got.ev[j].kind == MT_EV_GRAD_PASSED && got.ev[j].parent == n)
+                    ck_assert_msg(j < i, "node %u visited before an edge into it", n->id);
+            }
+            ck_assert_uint_eq(n->backward_calls, 1);
+        }
+    }
+}
+END_TEST
+
+START_TEST(backward_should_refuse_an_unknown_traversal)
+{
+    capture_errors();
+    mt_tensor *x = mt_requires_grad(mt_scalar(2.0), true);
+    mt_tensor *y = mt_mul(x, x);
+    ck_assert_int_eq(mt_backward_ex(y, NULL, (mt_traversal)7), -1);
+    ck_assert_int_eq(errors.count, 1);
+    ck_assert_ptr_nonnull(strstr(errors.last, "backward"));
+    ck_assert_ptr_null(x->grad);
+}
+END_TEST
+
+/* A leaf whose .grad was replaced by a tensor of another shape: backward must say so (not write
+ * past the end of it), and leave grad mode, the current arena and the engine as they were. */
+START_TEST(backward_failing_midway_should_report_and_restore_the_engine)
+{
+    capture_errors();
+    for (int t = 0; t < 2; t++) {
+        mt_traversal how = t ? MT_TOPO : MT_DFS;
+        errors.count = 0;
+        mt_tensor *w = mt_requires_grad(mt_from_data(MT_SHAPE(4), (double[]){ 1, 2, 3, 4 }), true);
+        mt_tensor *loss = mt_sum(mt_mul(w, w));
+        w->grad = mt_zeros(MT_SHAPE(2));                 /* the wrong shape */
+        mt_arena *cur = mt_arena_current();
+        for (int mode = 0; mode < 2; mode++) {
+            mt_set_grad_enabled(mode);
+            ck_assert_int_eq(mt_backward_ex(loss, NULL, how), -1);
+            ck_assert(mt_is_grad_enabled() == (bool)mode);
+            ck_assert_ptr_eq(mt_arena_current(), cur);
+        }
+        mt_set_grad_enabled(true);
+        ck_assert_int_eq(errors.count, 2);
+        ck_assert_ptr_nonnull(strstr(errors.last, "(2,)"));
+        ck_assert_ptr_nonnull(strstr(errors.last, "(4,)"));
+        /* the engine is usable again */
+        w->grad = NULL;
+        ck_assert_int_eq(mt_backward_ex(loss, NULL, how), 0);
+        ck_assert_double_eq(w->grad->data[3], 8.0);
+    }
+}
+END_TEST
+
+static void expect_grad_mode_off(const mt_event *ev, void *user)
+{
+    int *events = user;
+    (*events)++;
+    if (ev->kind != MT_EV_NODE_CREATED) ck_assert(!mt_is_grad_enabled());
+}
+
+START_TEST(backward_should_run_with_grad_mode_off_and_restore_it)
+{
+    int events = 0;
+    for (int mode = 0; mode < 2; mode++) {
+        example x = worked_example();
+        mt_set_observer(expect_grad_mode_off, &events);
+        mt_set_grad_enabled(mode);
+        ck_assert_int_eq(mt_backward(x.e), 0);
+        ck_assert(mt_is_grad_enabled() == (bool)mode);
+        ck_assert_int_eq(mt_backward_ex(x.e, NULL, MT_TOPO), 0);
+        ck_assert(mt_is_grad_enabled() == (bool)mode);
+        mt_set_observer(NULL, NULL);
+        mt_set_grad_enabled(true);
+        ck_assert_double_eq(mt_item(x.a->grad), 6.0);
+    }
+    ck_assert_int_gt(events, 0);
+}
+END_TEST
+
+static void record_accumulate_traversal(const mt_event *ev, void *user)
+{
+    int *seen = user;
+    if (ev->kind != MT_EV_ACCUMULATE) return;
+    seen[ev->traversal == MT_TOPO ? 1 : 0]++;
+    /* before is a snapshot: its values are the grad's before this addition */
+    if (ev->before)
+        for (size_t i = 0; i < ev->after->numel; i++)
+            ck_assert_double_eq(ev->after->data[i], ev->before->data[i] + ev->grad->data[i]);
+    ck_assert_ptr_eq(ev->after, ev->tensor->grad);
+}
+
+START_TEST(accumulate_events_should_carry_the_traversal)
+{
+    example x = worked_example();
+    int seen[2] = { 0, 0 };
+    mt_set_observer(record_accumulate_traversal, seen);
+    ck_assert_int_eq(mt_backward_ex(x.e, NULL, MT_TOPO), 0);
+    ck_assert_int_eq(seen[1], 2);                    /* a and c, once each */
+    ck_assert_int_eq(seen[0], 0);
+    ck_assert_int_eq(mt_backward_ex(x.e, NULL, MT_DFS), 0);
+    ck_assert_int_eq(seen[0], 3);                    /* a twice, c once */
+    mt_set_observer(NULL, NULL);
+}
+END_TEST
+
+/* PyTorch's AccumulateGrad adds nothing to a leaf whose requires_grad was turned off after the
+ * graph was built. */
+START_TEST(backward_should_not_accumulate_into_a_leaf_that_stopped_requiring_grad)
+{
+    for (int t = 0; t < 2; t++) {
+        mt_tensor *a = mt_requires_grad(mt_scalar(2.0), true);
+        mt_tensor *b = mt_requires_grad(mt_scalar(5.0), true);
+        mt_tensor *y = mt_mul(a, b);
+        mt_requires_grad(b, false);
+        ck_assert_int_eq(mt_backward_ex(y, NULL, t ? MT_TOPO : MT_DFS), 0);
+        ck_assert_double_eq(mt_item(a->grad), 5.0);
+        ck_assert_ptr_null(b->grad);
+        ck_assert(mt_tensor_check(b));
+    }
+}
+END_TEST
+
+START_TEST(error_messages_may_quote_the_last_error)
+{
+    capture_errors();
+    mt_error("first: %d", 1);
+    mt_error("second, after \"%s\"", mt_last_error());
+    ck_assert_str_eq(mt_last_error(), "second, after \"first: 1\"");
+    ck_assert_str_eq(errors.last, "second, after \"first: 1\"");
+}
+END_TEST
+
 static Suite *autograd_suite(void)
 {
     Suite *s = suite_create("autograd");
@@ -626,6 +888,11 @@ static Suite *autograd_suite(void)
     tcase_add_test(tc, make_parameter_should_be_refused_for_a_non_leaf);
     tcase_add_test(tc, tensor_check_should_catch_broken_invariants);
     tcase_add_test(tc, backward_without_grad_should_report_and_return_minus_one);
+    tcase_add_test(tc, backward_should_refuse_an_unknown_traversal);
+    tcase_add_test(tc, backward_failing_midway_should_report_and_restore_the_engine);
+    tcase_add_test(tc, backward_should_run_with_grad_mode_off_and_restore_it);
+    tcase_add_test(tc, backward_should_not_accumulate_into_a_leaf_that_stopped_requiring_grad);
+    tcase_add_test(tc, error_messages_may_quote_the_last_error);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("traversals");
@@ -633,6 +900,7 @@ static Suite *autograd_suite(void)
     tcase_add_test(tc, diamonds_should_give_the_same_sum_gradients_with_both_traversals);
     tcase_add_test(tc, diamonds_of_products_should_agree_across_traversals);
     tcase_add_test(tc, topo_should_handle_many_nodes_ready_at_once);
+    tcase_add_test(tc, topo_should_run_each_node_once_after_every_consumer_on_uneven_paths);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("observer");
@@ -640,6 +908,15 @@ static Suite *autograd_suite(void)
     tcase_add_test(tc, observer_should_see_one_node_created_per_op_with_grad);
     tcase_add_test(tc, observer_should_follow_dfs_backward);
     tcase_add_test(tc, observer_should_follow_topo_backward);
+    tcase_add_test(tc, dfs_should_visit_in_the_order_of_the_recursive_walk);
+    tcase_add_test(tc, accumulate_events_should_carry_the_traversal);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("deep_graphs");
+    tcase_add_checked_fixture(tc, NULL, teardown);
+    tcase_set_timeout(tc, 300);                      /* 200k nodes, also under valgrind */
+    tcase_add_test(tc, dfs_should_walk_a_200k_node_chain_without_overflowing_the_stack);
+    tcase_add_test(tc, topo_should_walk_a_200k_node_chain);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -6,6 +6,7 @@
 #include <mytorch/mytorch.h>
 
 #include <check.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -409,6 +410,304 @@ START_TEST(apply_should_build_the_same_result_as_the_named_function)
 }
 END_TEST
 
+
+/* ---- hardening: empty tensors, huge shapes and edge values ----------------------------------- */
+
+/* Runs backward from out with a seed of ones and checks that every input that requires grad got
+ * a gradient of its own shape with only finite values. */
+static void backward_ones(const char *what, mt_tensor *out, mt_tensor *const *in, int nin,
+                          mt_traversal how)
+{
+    ck_assert_msg(out != NULL, "%s: NULL (%s)", what, mt_last_error());
+    ck_assert_msg(mt_backward_ex(out, mt_ones(out->shape), how) == 0, "%s: %s", what, mt_last_error());
+    for (int i = 0; i < nin; i++) {
+        if (!in[i]->requires_grad) continue;
+        ck_assert_msg(in[i]->grad != NULL, "%s: input %d got no grad", what, i);
+        ck_assert_msg(mt_shape_equal(in[i]->grad->shape, in[i]->shape), "%s: grad %d shape", what, i);
+        for (size_t k = 0; k < in[i]->grad->numel; k++)
+            ck_assert_msg(isfinite(in[i]->grad->data[k]), "%s: grad %d[%zu] = %g", what, i, k,
+                          in[i]->grad->data[k]);
+        mt_zero_grad(in[i]);
+    }
+}
+
+static void expect_shape(const char *what, const mt_tensor *t, mt_shape want)
+{
+    char a[64], b[64];
+    ck_assert_msg(t != NULL, "%s: NULL (%s)", what, mt_last_error());
+    ck_assert_msg(mt_shape_equal(t->shape, want), "%s: shape %s, want %s", what,
+                  mt_shape_str(t->shape, a, sizeof a), mt_shape_str(want, b, sizeof b));
+    ck_assert_uint_eq(t->numel, mt_shape_numel(want));
+}
+
+START_TEST(empty_tensors_should_pass_through_every_core_op)
+{
+    capture_errors();
+    for (int t = 0; t < 2; t++) {
+        mt_traversal how = t ? MT_TOPO : MT_DFS;
+        mt_tensor *x = mt_requires_grad(mt_zeros(MT_SHAPE(0, 3)), true);    /* (0, 3) */
+        mt_tensor *r = mt_requires_grad(mt_ones(MT_SHAPE(3)), true);        /* (3,) */
+        mt_tensor *xr[] = { x, r };
+        mt_tensor *(*const bin[])(mt_tensor *, mt_tensor *) = { mt_add, mt_sub, mt_mul, mt_div };
+        for (int i = 0; i < 4; i++) {
+            mt_tensor *y = bin[i](x, r);
+            expect_shape("binary", y, MT_SHAPE(0, 3));
+            backward_ones("binary", y, xr, 2, how);
+            for (int k = 0; k < 3; k++) ck_assert_double_eq(r->grad->data[k], 0.0);
+        }
+        mt_tensor *un[] = { mt_neg(x), mt_pow(x, 2.5), mt_exp(x), mt_log(x), mt_sqrt(x), mt_relu(x),
+                            mt_add_scalar(x, 1), mt_rdiv_scalar(1, x) };
+        for (size_t i = 0; i < sizeof un / sizeof un[0]; i++) {
+            expect_shape("unary", un[i], MT_SHAPE(0, 3));
+            backward_ones("unary", un[i], &x, 1, how);
+        }
+        mt_tensor *w = mt_requires_grad(mt_ones(MT_SHAPE(3, 2)), true);
+        mt_tensor *xw[] = { x, w };
+        mt_tensor *y = mt_matmul(x, w);                                     /* (0, 3) @ (3, 2) */
+        expect_shape("matmul (0,3)@(3,2)", y, MT_SHAPE(0, 2));
+        backward_ones("matmul (0,3)@(3,2)", y, xw, 2, how);
+        mt_tensor *p = mt_requires_grad(mt_ones(MT_SHAPE(2, 0)), true);
+        mt_tensor *px[] = { p, x };
+        y = mt_matmul(p, x);                                                /* (2, 0) @ (0, 3) */
+        expect_shape("matmul (2,0)@(0,3)", y, MT_SHAPE(2, 3));
+        for (int k = 0; k < 6; k++) ck_assert_double_eq(y->data[k], 0.0);   /* an empty sum */
+        backward_ones("matmul (2,0)@(0,3)", y, px, 2, how);
+        y = mt_transpose(x);
+        expect_shape("transpose", y, MT_SHAPE(3, 0));
+        backward_ones("transpose", y, &x, 1, how);
+        y = mt_reshape(x, MT_SHAPE(-1));
+        expect_shape("reshape (-1)", y, MT_SHAPE(0));
+        backward_ones("reshape", y, &x, 1, how);
+        y = mt_reshape(x, MT_SHAPE(3, -1, 5));
+        expect_shape("reshape (3, -1, 5)", y, MT_SHAPE(3, 0, 5));
+        y = mt_sum(x);
+        expect_shape("sum", y, MT_SCALAR_SHAPE);
+        ck_assert_double_eq(mt_item(y), 0.0);
+        backward_ones("sum", y, &x, 1, how);
+        y = mt_sum_axis(x, 0, false);                                       /* over the empty axis */
+        expect_shape("sum axis 0", y, MT_SHAPE(3));
+        for (int k = 0; k < 3; k++) ck_assert_double_eq(y->data[k], 0.0);
+        backward_ones("sum axis 0", y, &x, 1, how);
+        y = mt_sum_axis(x, 1, true);
+        expect_shape("sum axis 1", y, MT_SHAPE(0, 1));
+        y = mt_mean_axis(x, -1, false);
+        expect_shape("mean axis -1", y, MT_SHAPE(0));
+        backward_ones("mean axis -1", y, &x, 1, how);
+    }
+    ck_assert_int_eq(errors.count, 0);
+}
+END_TEST
+
+START_TEST(mean_over_nothing_should_be_nan_like_pytorch)
+{
+    /* torch.zeros(0).mean() is nan and torch.zeros(0, 3).mean(0) is [nan, nan, nan]: 0 / 0 */
+    mt_tensor *x = mt_requires_grad(mt_zeros(MT_SHAPE(0, 3)), true);
+    ck_assert(isnan(mt_item(mt_mean(x))));
+    mt_tensor *m = mt_mean_axis(x, 0, true);
+    expect_shape("mean axis 0", m, MT_SHAPE(1, 3));
+    for (int k = 0; k < 3; k++) ck_assert(isnan(m->data[k]));
+    mt_tensor *y = mt_requires_grad(mt_zeros(MT_SHAPE(3, 0)), true);
+    m = mt_mean_axis(y, 1, false);
+    expect_shape("mean axis 1", m, MT_SHAPE(3));
+    for (int k = 0; k < 3; k++) ck_assert(isnan(m->data[k]));
+    backward_ones("mean axis 1", m, &y, 1, MT_TOPO);    /* nothing to spread the gradient over */
+    /* a mean over something is unchanged */
+    ck_assert_double_eq(mt_item(mt_mean(mt_from_data(MT_SHAPE(2), (double[]){ 1, 4 }))), 2.5);
+}
+END_TEST
+
+START_TEST(sum_and_mean_of_a_scalar_should_accept_axis_0_and_minus_1)
+{
+    /* PyTorch: torch.tensor(5.).sum(0) == tensor(5.), and dim must be in [-1, 0] */
+    capture_errors();
+    for (int axis = -1; axis <= 0; axis++)
+        for (int keep = 0; keep < 2; keep++) {
+            mt_tensor *a = mt_requires_grad(mt_scalar(5.0), true);
+            mt_tensor *s = mt_sum_axis(a, axis, keep);
+            expect_shape("sum of a scalar", s, MT_SCALAR_SHAPE);
+            ck_assert_double_eq(mt_item(s), 5.0);
+            mt_tensor *m = mt_mean_axis(s, axis, keep);
+            expect_shape("mean of a scalar", m, MT_SCALAR_SHAPE);
+            ck_assert_double_eq(mt_item(m), 5.0);
+            ck_assert_int_eq(mt_backward(mt_mul_scalar(m, 3.0)), 0);
+            ck_assert_double_eq(mt_item(a->grad), 3.0);
+        }
+    ck_assert_int_eq(errors.count, 0);
+    ck_assert_ptr_null(mt_sum_axis(mt_scalar(1.0), 1, false));
+    expect_one_error("sum", "()", "1");
+    errors.count = 0;
+    ck_assert_ptr_null(mt_mean_axis(mt_scalar(1.0), -2, false));
+    expect_one_error("mean", "()", "-2");
+}
+END_TEST
+
+START_TEST(matmul_should_report_an_output_too_large_to_hold)
+{
+    /* (2^31 - 1, 0) @ (0, 2^31 - 1): empty inputs, but 2^62 output elements */
+    capture_errors();
+    mt_tensor *a = mt_requires_grad(mt_zeros(MT_SHAPE(INT_MAX, 0)), true);
+    mt_tensor *b = mt_zeros(MT_SHAPE(0, INT_MAX));
+    ck_assert_ptr_null(mt_matmul(a, b));
+    expect_one_error("matmul", "(2147483647, 0)", "(0, 2147483647)");
+}
+END_TEST
+
+START_TEST(broadcasting_should_report_an_output_too_large_to_hold)
+{
+    /* Shapes that claim 2^30 elements each (the op must refuse before it reads any of them);
+     * broadcast together they would need 2^63 bytes. */
+    capture_errors();
+    double cell = 1.0;
+    mt_tensor a = { .data = &cell, .shape = MT_SHAPE(1 << 30, 1), .numel = (size_t)1 << 30,
+                    .is_leaf = true };
+    mt_tensor b = { .data = &cell, .shape = MT_SHAPE(1, 1 << 30), .numel = (size_t)1 << 30,
+                    .is_leaf = true };
+    ck_assert_ptr_null(mt_mul(&a, &b));
+    expect_one_error("mul", "(1073741824, 1)", "(1, 1073741824)");
+}
+END_TEST
+
+START_TEST(reshape_should_handle_its_edge_cases)
+{
+    capture_errors();
+    mt_tensor *e = mt_zeros(MT_SHAPE(0, 3));
+    expect_shape("(0, 3) -> (5, -1)", mt_reshape(e, MT_SHAPE(5, -1)), MT_SHAPE(5, 0));
+    expect_shape("(0, 3) -> (-1,)", mt_reshape(e, MT_SHAPE(-1)), MT_SHAPE(0));
+    mt_tensor *s = mt_requires_grad(mt_scalar(2.0), true);
+    mt_tensor *s4 = mt_reshape(s, MT_SHAPE(1, 1, 1, 1));
+    expect_shape("() -> (1, 1, 1, 1)", s4, MT_SHAPE(1, 1, 1, 1));
+    expect_shape("() -> (-1,)", mt_reshape(s, MT_SHAPE(-1)), MT_SHAPE(1));
+    mt_tensor *back = mt_reshape(s4, MT_SCALAR_SHAPE);
+    expect_shape("(1, 1, 1, 1) -> ()", back, MT_SCALAR_SHAPE);
+    ck_assert_int_eq(mt_backward(mt_mul(back, back)), 0);
+    ck_assert_double_eq(mt_item(s->grad), 4.0);
+    ck_assert_int_eq(errors.count, 0);
+
+    /* -1 next to a 0 could be anything: PyTorch refuses it */
+    ck_assert_ptr_null(mt_reshape(e, MT_SHAPE(-1, 0)));
+    expect_one_error("reshape", "(0, 3)", "(-1, 0)");
+    errors.count = 0;
+    /* a count that wraps to 0 must not pass for the 0 elements of e */
+    ck_assert_ptr_null(mt_reshape(e, MT_SHAPE(1 << 16, 1 << 16, 1 << 16, 1 << 16)));
+    expect_one_error("reshape", "(0, 3)", "(65536, 65536, 65536, 65536)");
+    errors.count = 0;
+    /* ... while a -1 next to dimensions whose product does not fit can only be 0 */
+    expect_shape("(0, 3) -> (big, big, big, -1)", mt_reshape(e, MT_SHAPE(INT_MAX, INT_MAX, INT_MAX, -1)),
+                 MT_SHAPE(INT_MAX, INT_MAX, INT_MAX, 0));
+    ck_assert_ptr_null(mt_reshape(mt_ones(MT_SHAPE(2)), MT_SHAPE(INT_MAX, INT_MAX, INT_MAX, -1)));
+    expect_one_error("reshape", "(2,)", NULL);
+    errors.count = 0;
+    mt_tensor *a = mt_ones(MT_SHAPE(2, 3));
+    ck_assert_ptr_null(mt_reshape(a, MT_SHAPE(6, -2)));
+    expect_one_error("reshape", "(6, -2)", NULL);
+    errors.count = 0;
+    mt_shape five = { 5, { 1, 1, 1, 1 } };
+    ck_assert_ptr_null(mt_reshape(a, five));
+    expect_one_error("reshape", "5", NULL);
+}
+END_TEST
+
+START_TEST(relu_should_propagate_nan_like_pytorch)
+{
+    /* torch.relu(tensor([nan, -0., -1., 2.])) == [nan, -0., 0., 2.]; its backward passes the
+     * gradient where the result is not <= 0, so through the nan as well */
+    mt_tensor *x = mt_requires_grad(mt_from_data(MT_SHAPE(4), (double[]){ NAN, -0.0, -1, 2 }), true);
+    mt_tensor *y = mt_relu(x);
+    ck_assert(isnan(y->data[0]));
+    ck_assert(y->data[1] == 0.0 && signbit(y->data[1]));
+    ck_assert(y->data[2] == 0.0 && !signbit(y->data[2]));
+    ck_assert_double_eq(y->data[3], 2.0);
+    ck_assert_int_eq(mt_backward(y), 0);
+    const double want[4] = { 1, 0, 0, 1 };
+    for (int i = 0; i < 4; i++) ck_assert_double_eq(x->grad->data[i], want[i]);
+}
+END_TEST
+
+START_TEST(pow_with_exponent_zero_should_have_zero_gradient)
+{
+    /* d(x^0)/dx is 0 everywhere, x = 0 included (PyTorch's pow_backward special-cases it);
+     * 0 * 0^-1 would give nan */
+    mt_tensor *x = mt_requires_grad(mt_from_data(MT_SHAPE(3), (double[]){ 0, 2, -3 }), true);
+    mt_tensor *y = mt_pow(x, 0.0);
+    for (int i = 0; i < 3; i++) ck_assert_double_eq(y->data[i], 1.0);
+    ck_assert_int_eq(mt_backward(y), 0);
+    for (int i = 0; i < 3; i++) ck_assert_double_eq(x->grad->data[i], 0.0);
+    /* x^1 at 0 still has gradient 1 */
+    mt_tensor *z = mt_requires_grad(mt_scalar(0.0), true);
+    ck_assert_int_eq(mt_backward(mt_pow(z, 1.0)), 0);
+    ck_assert_double_eq(mt_item(z->grad), 1.0);
+}
+END_TEST
+
+START_TEST(apply_should_report_a_null_inputs_array_and_find_should_accept_null)
+{
+    capture_errors();
+    ck_assert_ptr_null(mt_op_find(NULL));
+    ck_assert_int_eq(errors.count, 0);
+    ck_assert_ptr_null(mt_apply(mt_op_find("neg"), NULL, NULL));
+    expect_one_error("neg", "inputs", NULL);
+}
+END_TEST
+
+START_TEST(apply_should_refuse_an_input_whose_shape_was_edited_in_place)
+{
+    capture_errors();
+    mt_tensor *t = mt_ones(MT_SHAPE(2, 3));
+    t->shape = MT_SHAPE(3, 3);                       /* 9 elements claimed, 6 held */
+    ck_assert_ptr_null(mt_neg(t));
+    expect_one_error("neg", "(3, 3)", "6");
+    errors.count = 0;
+    ck_assert_ptr_null(mt_matmul(mt_ones(MT_SHAPE(2, 3)), t));
+    expect_one_error("matmul", "input 1", "(3, 3)");
+}
+END_TEST
+
+/* Draws a tensor of shape s from an op's gradcheck domain. */
+static mt_tensor *draw_from_domain(mt_shape s, mt_domain d, mt_rng *r)
+{
+    mt_tensor *t = mt_empty(s);
+    for (size_t i = 0; i < t->numel; i++) {
+        double v;
+        if (d.labels) v = d.lo + (double)mt_rng_below(r, (uint64_t)(d.hi - d.lo));
+        else do v = d.lo + (d.hi - d.lo) * mt_rng_uniform(r); while (fabs(v) < d.min_abs);
+        t->data[i] = v;
+    }
+    return t;
+}
+
+/* Each core op's gradcheck domain must keep every one of its cases where the op is defined and
+ * smooth: a finite output and finite gradients, at many draws. */
+START_TEST(core_op_domains_should_keep_every_case_finite)
+{
+    capture_errors();
+    mt_rng r;
+    mt_rng_seed(&r, 11);
+    for (size_t k = 0; k < sizeof core_ops / sizeof core_ops[0]; k++) {
+        const mt_op *op = mt_op_find(core_ops[k]);
+        for (int c = 0; c < op->ncases; c++)
+            for (int draw = 0; draw < 20; draw++) {
+                mt_tensor *in[MT_MAX_INPUTS] = { NULL };
+                for (int i = 0; i < op->arity; i++) {
+                    mt_domain d = op->domain[i];
+                    ck_assert_msg(d.lo < d.hi && d.min_abs >= 0 &&
+                                  (d.hi > d.min_abs || d.lo < -d.min_abs),
+                                  "%s input %d: empty domain", op->name, i);
+                    in[i] = draw_from_domain(op->cases[c].in[i], d, &r);
+                    if (!d.labels) mt_requires_grad(in[i], true);
+                }
+                mt_tensor *out = mt_apply(op, in, &op->cases[c].args);
+                char what[96];
+                snprintf(what, sizeof what, "%s case %s", op->name, op->cases[c].name);
+                ck_assert_msg(out != NULL, "%s: %s", what, mt_last_error());
+                for (size_t i = 0; i < out->numel; i++)
+                    ck_assert_msg(isfinite(out->data[i]), "%s: output[%zu] = %g", what, i, out->data[i]);
+                backward_ones(what, out, in, op->arity, MT_TOPO);
+            }
+    }
+    ck_assert_int_eq(errors.count, 0);
+}
+END_TEST
+
 static Suite *ops_suite(void)
 {
     Suite *s = suite_create("ops");
@@ -431,6 +730,20 @@ static Suite *ops_suite(void)
     tcase_add_test(tc, reshape_should_report_wrong_numel);
     tcase_add_test(tc, sum_and_mean_should_report_bad_axis);
     tcase_add_test(tc, backward_should_reject_a_seed_of_the_wrong_shape);
+    tcase_add_test(tc, matmul_should_report_an_output_too_large_to_hold);
+    tcase_add_test(tc, broadcasting_should_report_an_output_too_large_to_hold);
+    tcase_add_test(tc, reshape_should_handle_its_edge_cases);
+    tcase_add_test(tc, apply_should_report_a_null_inputs_array_and_find_should_accept_null);
+    tcase_add_test(tc, apply_should_refuse_an_input_whose_shape_was_edited_in_place);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("edge_values");
+    tcase_add_checked_fixture(tc, NULL, teardown);
+    tcase_add_test(tc, empty_tensors_should_pass_through_every_core_op);
+    tcase_add_test(tc, mean_over_nothing_should_be_nan_like_pytorch);
+    tcase_add_test(tc, sum_and_mean_of_a_scalar_should_accept_axis_0_and_minus_1);
+    tcase_add_test(tc, relu_should_propagate_nan_like_pytorch);
+    tcase_add_test(tc, pow_with_exponent_zero_should_have_zero_gradient);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("registry");
@@ -439,6 +752,7 @@ static Suite *ops_suite(void)
     tcase_add_test(tc, registry_entries_should_be_complete_and_unique);
     tcase_add_test(tc, apply_should_refuse_an_unregistered_op);
     tcase_add_test(tc, apply_should_build_the_same_result_as_the_named_function);
+    tcase_add_test(tc, core_op_domains_should_keep_every_case_finite);
     suite_add_tcase(s, tc);
     return s;
 }

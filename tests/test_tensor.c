@@ -5,7 +5,9 @@
 #include <mytorch/mytorch.h>
 
 #include <check.h>
+#include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -613,6 +615,209 @@ START_TEST(training_loop_with_per_step_arena_should_keep_memory_flat)
 }
 END_TEST
 
+
+/* ---- hardening: shapes, creation and arenas under misuse ---------------------------------------- */
+
+/* Compiles `body` (inside a function, with <mytorch/tensor.h> included) with the C compiler;
+ * returns its exit status, or -1 when no compiler can be run. */
+static int compile_snippet(const char *body)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "cc -std=c11 -fsyntax-only -I'%s/include' -x c - >/dev/null 2>&1",
+             MT_SOURCE_DIR);
+    FILE *p = popen(cmd, "w");
+    if (!p) return -1;
+    fprintf(p, "#include <mytorch/tensor.h>\nint f(void);\nint f(void) { %s }\n", body);
+    int status = pclose(p);
+    return status == -1 ? -1 : status;
+}
+
+START_TEST(shape_macro_should_refuse_five_dimensions_at_compile_time)
+{
+    int ok = compile_snippet("mt_shape s = MT_SHAPE(1, 2, 3, 4); mt_shape t = MT_DIMS(5); "
+                             "return s.ndim + t.ndim;");
+    if (ok != 0) return;    /* no working C compiler here: nothing to check against */
+    int bad = compile_snippet("mt_shape s = MT_SHAPE(1, 2, 3, 4, 5); return s.ndim;");
+    ck_assert_msg(bad != 0, "MT_SHAPE(1, 2, 3, 4, 5) compiled");
+    bad = compile_snippet("static const mt_shape s = MT_DIMS(1, 2, 3, 4, 5, 6); return s.ndim;");
+    ck_assert_msg(bad != 0, "MT_DIMS(1, 2, 3, 4, 5, 6) compiled");
+}
+END_TEST
+
+START_TEST(shape_numel_should_saturate_instead_of_wrapping)
+{
+    /* 2^64 elements would wrap to 0 and (2^31 - 1)^3 to a small-looking number */
+    ck_assert_uint_eq(mt_shape_numel(MT_SHAPE(1 << 16, 1 << 16, 1 << 16, 1 << 16)), SIZE_MAX);
+    ck_assert_uint_eq(mt_shape_numel(MT_SHAPE(INT_MAX, INT_MAX, INT_MAX)), SIZE_MAX);
+    /* a zero anywhere makes the product 0, however large the rest */
+    ck_assert_uint_eq(mt_shape_numel(MT_SHAPE(INT_MAX, INT_MAX, INT_MAX, 0)), 0);
+    ck_assert_uint_eq(mt_shape_numel(MT_SHAPE(INT_MAX, INT_MAX)), (size_t)INT_MAX * INT_MAX);
+    /* shapes that are not shapes count as "too many" rather than as a wrapped number */
+    ck_assert_uint_eq(mt_shape_numel(MT_SHAPE(3, -1)), SIZE_MAX);
+    mt_shape five = { 5, { 1, 1, 1, 1 } };
+    ck_assert_uint_eq(mt_shape_numel(five), SIZE_MAX);
+    mt_shape neg = { -1, { 0 } };
+    ck_assert_uint_eq(mt_shape_numel(neg), SIZE_MAX);
+}
+END_TEST
+
+START_TEST(shape_functions_should_not_read_past_four_dimensions)
+{
+    /* hand-built shapes with a bad ndim: no read beyond dim[3], a readable text */
+    mt_shape five = { 5, { 1, 2, 3, 4 } }, five2 = { 5, { 1, 2, 3, 4 } }, neg = { -2, { 0 } };
+    char b[64];
+    ck_assert_str_eq(mt_shape_str(five, b, sizeof b), "(invalid: 5 dimensions)");
+    ck_assert_str_eq(mt_shape_str(neg, b, sizeof b), "(invalid: -2 dimensions)");
+    ck_assert(mt_shape_equal(five, five2));
+    ck_assert(!mt_shape_equal(five, MT_SHAPE(1, 2, 3, 4)));
+}
+END_TEST
+
+START_TEST(creation_should_refuse_shapes_too_large_to_hold)
+{
+    capture_errors();
+    /* 2^64 elements: without a check the count wraps to 0 and an empty tensor comes back with a
+     * shape that claims 2^64 elements */
+    ck_assert_ptr_null(mt_zeros(MT_SHAPE(1 << 16, 1 << 16, 1 << 16, 1 << 16)));
+    ck_assert_int_eq(errors.count, 1);
+    ck_assert_ptr_nonnull(strstr(errors.last, "zeros"));
+    ck_assert_ptr_nonnull(strstr(errors.last, "(65536, 65536, 65536, 65536)"));
+    /* (2^31 - 1)^2 doubles: the byte count wraps */
+    ck_assert_ptr_null(mt_empty(MT_SHAPE(INT_MAX, INT_MAX)));
+    ck_assert_int_eq(errors.count, 2);
+    ck_assert_ptr_nonnull(strstr(errors.last, "empty"));
+    /* 2^63 bytes: more than any allocator can hand out */
+    ck_assert_ptr_null(mt_ones(MT_SHAPE(1 << 30, 1 << 30)));
+    ck_assert_int_eq(errors.count, 3);
+    ck_assert_ptr_nonnull(strstr(errors.last, "ones"));
+    ck_assert_ptr_null(mt_rand(MT_SHAPE(1 << 30, 1 << 30, 4), 0, 1, NULL));
+    ck_assert_ptr_null(mt_randn(MT_SHAPE(INT_MAX, INT_MAX, 2), 0, 1, NULL));
+    ck_assert_ptr_null(mt_full(MT_SHAPE(INT_MAX, INT_MAX, INT_MAX, INT_MAX), 1.0));
+    ck_assert_int_eq(errors.count, 6);
+    /* a shape of more than four dimensions, built by hand */
+    mt_shape five = { 5, { 1, 1, 1, 1 } };
+    ck_assert_ptr_null(mt_zeros(five));
+    ck_assert_int_eq(errors.count, 7);
+    /* an empty tensor with large dimensions is fine: it holds nothing */
+    mt_tensor *e = mt_zeros(MT_SHAPE(INT_MAX, 0, INT_MAX));
+    ck_assert_ptr_nonnull(e);
+    ck_assert_uint_eq(e->numel, 0);
+    ck_assert_int_eq(errors.count, 7);
+}
+END_TEST
+
+START_TEST(from_data_should_refuse_null_data)
+{
+    capture_errors();
+    ck_assert_ptr_null(mt_from_data(MT_SHAPE(2, 3), NULL));
+    ck_assert_int_eq(errors.count, 1);
+    ck_assert_ptr_nonnull(strstr(errors.last, "from_data"));
+    ck_assert_ptr_nonnull(strstr(errors.last, "(2, 3)"));
+    /* nothing to copy: NULL is fine */
+    mt_tensor *e = mt_from_data(MT_SHAPE(0, 3), NULL);
+    ck_assert_ptr_nonnull(e);
+    ck_assert_uint_eq(e->numel, 0);
+    ck_assert_int_eq(errors.count, 1);
+}
+END_TEST
+
+START_TEST(format_should_show_the_size_of_an_empty_tensor_like_pytorch)
+{
+    char b[128];
+    mt_format(mt_zeros(MT_SHAPE(0)), b, sizeof b);
+    ck_assert_str_eq(b, "tensor([])");
+    mt_format(mt_zeros(MT_SHAPE(0, 3)), b, sizeof b);
+    ck_assert_str_eq(b, "tensor([], size=(0, 3))");
+    mt_format(mt_requires_grad(mt_zeros(MT_SHAPE(2, 0, 1)), true), b, sizeof b);
+    ck_assert_str_eq(b, "tensor([], size=(2, 0, 1), requires_grad=True)");
+    mt_tensor *x = mt_requires_grad(mt_zeros(MT_SHAPE(3, 0)), true);
+    mt_format(mt_neg(x), b, sizeof b);
+    ck_assert_str_eq(b, "tensor([], size=(3, 0), grad_fn=<NegBackward0>)");
+}
+END_TEST
+
+START_TEST(arena_alloc_with_null_should_use_the_current_arena)
+{
+    mt_arena *step = mt_arena_new();
+    mt_arena *prev = mt_arena_use(step);
+    size_t used = mt_arena_used(step);
+    void *p = mt_arena_alloc(NULL, 100);
+    ck_assert_ptr_nonnull(p);
+    ck_assert_uint_eq((uintptr_t)p % 64, 0);
+    ck_assert_uint_gt(mt_arena_used(step), used);
+    mt_arena_use(prev);
+    mt_arena_free(step);
+}
+END_TEST
+
+START_TEST(arena_alloc_should_abort_on_a_size_that_wraps)
+{
+    /* rounding SIZE_MAX up to 64 bytes wraps to 0: without a check this "succeeds" with a
+     * 64-byte block */
+    mt_arena *a = mt_arena_new();
+    mt_arena_alloc(a, SIZE_MAX - 8);
+    mt_arena_free(a);
+}
+END_TEST
+
+START_TEST(freeing_the_current_arena_should_fall_back_to_the_default)
+{
+    capture_errors();
+    mt_arena *def = mt_arena_current();
+    mt_arena *step = mt_arena_new();
+    mt_arena_use(step);
+    mt_tensor *t = mt_ones(MT_SHAPE(4));
+    ck_assert_ptr_eq(t->arena, step);
+    mt_arena_free(step);                             /* the current arena */
+    ck_assert_ptr_eq(mt_arena_current(), def);
+    mt_tensor *u = mt_ones(MT_SHAPE(4));
+    ck_assert_ptr_nonnull(u);
+    ck_assert_ptr_eq(u->arena, def);
+    /* mt_arena_use(NULL) goes back to the default arena too */
+    mt_arena *other = mt_arena_new();
+    ck_assert_ptr_eq(mt_arena_use(other), def);
+    ck_assert_ptr_eq(mt_arena_use(NULL), other);
+    ck_assert_ptr_eq(mt_arena_current(), def);
+    mt_arena_free(other);
+    ck_assert_ptr_eq(mt_arena_current(), def);
+    ck_assert_int_eq(errors.count, 0);
+}
+END_TEST
+
+/* One "step" of allocations mixing small requests with ones larger than a block. */
+static void large_pattern(mt_arena *a, int variant)
+{
+    static const size_t sizes[] = { 3000, (size_t)5 << 20, 100, (size_t)2 << 20, 700000, 64,
+                                    (size_t)3 << 20, 900000, 1, (size_t)1 << 20 };
+    size_t n = sizeof sizes / sizeof sizes[0];
+    for (int rep = 0; rep < 3; rep++)
+        for (size_t i = 0; i < n; i++) {
+            size_t k = variant ? n - 1 - i : i;      /* the second variant runs backwards */
+            unsigned char *p = mt_arena_alloc(a, sizes[k]);
+            ck_assert_uint_eq((uintptr_t)p % 64, 0);
+            p[0] = 1;
+            p[sizes[k] - 1] = 2;
+        }
+}
+
+START_TEST(arena_reset_should_reach_a_steady_state_with_large_allocations)
+{
+    mt_arena *a = mt_arena_new();
+    large_pattern(a, 0);
+    mt_arena_reset(a);
+    large_pattern(a, 1);
+    mt_arena_reset(a);
+    size_t reserved = mt_arena_reserved(a);
+    for (int step = 0; step < 200; step++) {
+        large_pattern(a, step % 2);
+        ck_assert_uint_eq(mt_arena_reserved(a), reserved);   /* no block was added */
+        mt_arena_reset(a);
+        ck_assert_uint_eq(mt_arena_used(a), 0);
+    }
+    mt_arena_free(a);
+}
+END_TEST
+
 static Suite *tensor_suite(void)
 {
     Suite *s = suite_create("tensor");
@@ -627,6 +832,11 @@ static Suite *tensor_suite(void)
     tcase_add_test(tc, empty_should_reject_a_negative_dimension);
     tcase_add_test(tc, item_should_refuse_a_tensor_of_many_elements);
     tcase_add_test(tc, fill_and_label_should_set_values_and_names);
+    tcase_add_test(tc, shape_macro_should_refuse_five_dimensions_at_compile_time);
+    tcase_add_test(tc, shape_numel_should_saturate_instead_of_wrapping);
+    tcase_add_test(tc, shape_functions_should_not_read_past_four_dimensions);
+    tcase_add_test(tc, creation_should_refuse_shapes_too_large_to_hold);
+    tcase_add_test(tc, from_data_should_refuse_null_data);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("printing");
@@ -634,6 +844,7 @@ static Suite *tensor_suite(void)
     tcase_add_loop_test(tc, format_should_match_pytorch_repr, 0, CF_NUM_PRINT_CASES);
     tcase_add_test(tc, format_should_truncate_and_return_the_full_length);
     tcase_add_test(tc, fprint_should_write_the_format_and_a_newline);
+    tcase_add_test(tc, format_should_show_the_size_of_an_empty_tensor_like_pytorch);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("rng");
@@ -654,6 +865,13 @@ static Suite *tensor_suite(void)
     tcase_add_test(tc, arena_use_should_switch_where_tensors_go);
     tcase_add_test(tc, leaf_grad_should_live_in_the_leaf_arena);
     tcase_add_test(tc, training_loop_with_per_step_arena_should_keep_memory_flat);
+    tcase_add_test(tc, arena_alloc_with_null_should_use_the_current_arena);
+    tcase_add_test(tc, freeing_the_current_arena_should_fall_back_to_the_default);
+    tcase_add_test(tc, arena_reset_should_reach_a_steady_state_with_large_allocations);
+    /* a test that ends in abort() needs its own process */
+    const char *fork_env = getenv("CK_FORK");
+    if (!fork_env || strcmp(fork_env, "no") != 0)
+        tcase_add_test_raise_signal(tc, arena_alloc_should_abort_on_a_size_that_wraps, SIGABRT);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -122,11 +122,16 @@ typedef enum mt_traversal {
     MT_DFS,    /* the handout's recursive depth-first walk: a node runs once per path to it */
     MT_TOPO    /* PyTorch's: each node runs once, after every gradient into it has been summed */
 } mt_traversal;
+/* Neither walk recurses in C: MT_DFS keeps the recursion's stack in an array (the observer sees
+ * the recursion's order), so a graph as deep as memory allows does not overflow the C stack. */
 
 /* t.backward(): seeds a gradient of ones of t's shape and walks with the recursive DFS.
  * Returns 0, or -1 after reporting an error (t requires no grad). */
 int  mt_backward(mt_tensor *t);
-/* grad: the seed (NULL: ones), of t's shape. */
+/* grad: the seed (NULL: ones), of t's shape. Returns -1 after reporting an error: t requires no
+ * grad, a seed of another shape, an unknown traversal, or, found on the way, a leaf whose .grad
+ * was replaced by a tensor of another shape (leaves reached before it keep what they got).
+ * Grad mode is off while backward runs and is restored when it returns, error or not. */
 int  mt_backward_ex(mt_tensor *t, const mt_tensor *grad, mt_traversal how);
 void mt_zero_grad(mt_tensor *t);              /* sets t->grad to zeros when it exists */
 
@@ -141,7 +146,8 @@ typedef enum mt_event_kind {
     MT_EV_VISIT,          /* backward reached `node` with the gradient `grad` */
     MT_EV_GRAD_PASSED,    /* `node` passes `grad` to its parent `parent` (input `input_index`) */
     MT_EV_ACCUMULATE,     /* AccumulateGrad `node` adds `grad` into leaf `tensor`: `before`
-                             (NULL on the first time) and `after` */
+                             (a copy; NULL on the first time) and `after` (the leaf's .grad).
+                             None for a leaf that stopped requiring grad, as in PyTorch. */
     MT_EV_BACKWARD_END
 } mt_event_kind;
 
@@ -156,7 +162,7 @@ typedef struct mt_event {
     const mt_tensor  *after;
     mt_tensor *const *inputs;     /* NODE_CREATED: the op's inputs */
     int               ninputs;
-    mt_traversal      traversal;
+    mt_traversal      traversal;  /* every backward event: the walk it belongs to */
 } mt_event;
 
 typedef void (*mt_observer_fn)(const mt_event *ev, void *user);

@@ -21,13 +21,25 @@ typedef struct mt_shape {
 
 #define MT_SHAPE(...) ((mt_shape)MT_DIMS(__VA_ARGS__))
 #define MT_SCALAR_SHAPE ((mt_shape)MT_SCALAR_DIMS)
-/* The same as initializers of static tables: mt_shape s = MT_DIMS(3, 4); */
-#define MT_DIMS(...) { (int)(sizeof((int[]){ __VA_ARGS__ }) / sizeof(int)), { __VA_ARGS__ } }
+/* The same as initializers of static tables: mt_shape s = MT_DIMS(3, 4);
+ * More than MT_MAX_DIMS dimensions (MT_SHAPE(1, 2, 3, 4, 5)) is a compile-time error. */
+#define MT_DIMS(...)                                                                        \
+    { (int)(sizeof((int[]){ __VA_ARGS__ }) / sizeof(int)                                    \
+            + 0 * sizeof(struct { int n; _Static_assert(MT_NARGS_(__VA_ARGS__) <= MT_MAX_DIMS, \
+                     "MT_SHAPE and MT_DIMS take at most MT_MAX_DIMS (4) dimensions"); })),   \
+      { __VA_ARGS__ } }
 #define MT_SCALAR_DIMS { 0, { 0 } }
+/* how many arguments (up to 16), as a constant the static assertion above can test */
+#define MT_NARGS_(...) MT_NARGS_N_(__VA_ARGS__, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0)
+#define MT_NARGS_N_(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, n, ...) n
 
-size_t mt_shape_numel(mt_shape s);                       /* 1 for a scalar */
+/* The number of elements: 1 for a scalar, 0 when a dimension is 0. SIZE_MAX when the count does
+ * not fit in a size_t, or when s is not a shape (ndim outside [0, 4], a negative dimension):
+ * a count that cannot be confused with a real one. */
+size_t mt_shape_numel(mt_shape s);
 bool   mt_shape_equal(mt_shape a, mt_shape b);
-/* Writes "(3, 4)" (or "()" for a scalar) into buf; returns buf. */
+/* Writes "(3, 4)" (or "()" for a scalar) into buf; returns buf. A shape with an ndim outside
+ * [0, 4] is written as "(invalid: 5 dimensions)". */
 char  *mt_shape_str(mt_shape s, char *buf, size_t n);
 
 typedef struct mt_arena mt_arena;
@@ -64,16 +76,21 @@ mt_arena *mt_arena_current(void);
 mt_arena *mt_arena_use(mt_arena *a);            /* makes a current; returns the previous one */
 size_t    mt_arena_used(const mt_arena *a);     /* bytes handed out since the last reset */
 size_t    mt_arena_reserved(const mt_arena *a); /* bytes held from the system */
-void     *mt_arena_alloc(mt_arena *a, size_t bytes); /* 64-byte aligned; aborts when out of memory */
+/* 64-byte aligned, from a (NULL: the current arena); aborts with a message when out of memory
+ * (a request too large for any allocator included). */
+void     *mt_arena_alloc(mt_arena *a, size_t bytes);
 void      mt_shutdown(void);                    /* frees the default arena and global state */
 
-/* ---- creation: every function returns a leaf in the current arena ---------------------- */
+/* ---- creation: every function returns a leaf in the current arena ----------------------
+ * A shape that is not one (a negative dimension, more than 4 dimensions) or that holds more
+ * doubles than memory can address is reported, naming the function and the shape, and NULL
+ * is returned. Running out of memory for a shape that could exist aborts (mt_arena_alloc). */
 mt_tensor *mt_empty(mt_shape s);                /* uninitialised data */
 mt_tensor *mt_zeros(mt_shape s);
 mt_tensor *mt_ones(mt_shape s);
 mt_tensor *mt_full(mt_shape s, double value);
 mt_tensor *mt_scalar(double value);             /* 0-D */
-mt_tensor *mt_from_data(mt_shape s, const double *data);   /* copies numel values */
+mt_tensor *mt_from_data(mt_shape s, const double *data);   /* copies numel values (data NULL: refused unless numel is 0) */
 mt_tensor *mt_zeros_like(const mt_tensor *t);
 mt_tensor *mt_copy(const mt_tensor *t);         /* same values and requires_grad, new leaf */
 mt_tensor *mt_detach(const mt_tensor *t);       /* same values, new leaf, requires_grad false */

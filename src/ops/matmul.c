@@ -3,6 +3,7 @@
 #include "op.h"
 
 #include <cblas.h>
+#include <stdint.h>
 
 static mt_tensor *matmul_forward(mt_ctx *ctx, mt_tensor *const *in, const mt_op_args *args)
 {
@@ -13,6 +14,9 @@ static mt_tensor *matmul_forward(mt_ctx *ctx, mt_tensor *const *in, const mt_op_
     if (a->shape.dim[1] != b->shape.dim[0])
         return mt_shape_error("matmul", "inner dimensions differ for", a->shape, b->shape);
     int n = a->shape.dim[0], k = a->shape.dim[1], m = b->shape.dim[1];
+    if (mt_shape_numel(MT_SHAPE(n, m)) > (size_t)PTRDIFF_MAX / sizeof(double))
+        return mt_shape_error("matmul", "the result is too large to hold for", a->shape, b->shape);
+    /* with k = 0 every entry is an empty sum: 0 */
     mt_tensor *out = k ? mt_empty(MT_SHAPE(n, m)) : mt_zeros(MT_SHAPE(n, m));   /* (n, m) */
     if (n && m && k)
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, m, k,

@@ -3,12 +3,15 @@
 #include "op.h"
 #include "../reduce.h"
 
+#include <math.h>
+
 static mt_tensor *mean_forward(mt_ctx *ctx, mt_tensor *const *in, const mt_op_args *args)
 {
     mt_reduce p;
     if (!mt_reduce_plan("mean", in[0]->shape, args->axis, args->keepdim, &p)) return NULL;
     mt_tensor *out = mt_empty(p.out);
-    mt_reduce_sum(&p, in[0]->data, out->data, p.n ? 1.0 / (double)p.n : 0.0);
+    /* the mean of nothing is 0 / 0: NaN, as in PyTorch and NumPy */
+    mt_reduce_sum(&p, in[0]->data, out->data, p.n ? 1.0 / (double)p.n : NAN);
     ctx->ints[0] = args->axis;
     ctx->ints[1] = args->keepdim;
     return out;
@@ -18,6 +21,7 @@ static void mean_backward(const mt_ctx *ctx, const mt_tensor *g, mt_tensor *cons
 {
     mt_reduce p;
     mt_reduce_plan("mean", ctx->in_shape[0], ctx->ints[0], ctx->ints[1], &p);
+    /* n = 0: there is nothing to spread the gradient over */
     mt_reduce_spread_acc(&p, g->data, gin[0]->data, p.n ? 1.0 / (double)p.n : 0.0);
 }
 
@@ -26,6 +30,8 @@ static const mt_case mean_cases[] = {
     { "axis0_3x4",        { MT_DIMS(3, 4) },    { .axis = 0 } },
     { "axis1_keep_3x4",   { MT_DIMS(3, 4) },    { .axis = 1, .keepdim = true } },
     { "axis-1_2x3x4",     { MT_DIMS(2, 3, 4) }, { .axis = -1 } },
+    { "axis0_keep_2x3x4", { MT_DIMS(2, 3, 4) }, { .axis = 0, .keepdim = true } },
+    { "scalar_axis-1",    { MT_SCALAR_DIMS },   { .axis = -1 } },
 };
 
 const mt_op mt_op_mean = {

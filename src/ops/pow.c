@@ -17,6 +17,9 @@ static void pow_backward(const mt_ctx *ctx, const mt_tensor *g, mt_tensor *const
 {
     const mt_tensor *a = ctx->saved[0];
     double p = ctx->scalars[0];
+    /* a^0 is constant: its gradient is 0 everywhere, also at a = 0 where 0 * 0^-1 would be NaN
+     * (PyTorch's pow_backward makes the same exception) */
+    if (p == 0.0) return;
     for (size_t i = 0; i < g->numel; i++)
         gin[0]->data[i] += g->data[i] * p * pow(a->data[i], p - 1.0);
 }

@@ -21,6 +21,7 @@ const mt_op *mt_op_at(int i) { return i >= 0 && i < REGISTRY_SIZE ? registry[i] 
 
 const mt_op *mt_op_find(const char *name)
 {
+    if (!name) return NULL;
     for (int i = 0; i < REGISTRY_SIZE; i++)
         if (strcmp(registry[i]->name, name) == 0) return registry[i];
     return NULL;

@@ -1,21 +1,25 @@
 /* relu.c: max(a, 0). The gradient is 1 where a > 0 and 0 elsewhere (PyTorch's choice at the
- * kink, a = 0). gradcheck keeps |a| >= 0.1 so a difference of size h never crosses the kink. */
+ * kink, a = 0). gradcheck keeps |a| >= 0.1 so a difference of size h never crosses the kink.
+ * As PyTorch's relu (clamp_min), a NaN stays NaN and -0 stays -0: a NaN that appears in training
+ * must not be hidden by a layer that maps it to 0. */
 #include "op.h"
 
 static mt_tensor *relu_forward(mt_ctx *ctx, mt_tensor *const *in, const mt_op_args *args)
 {
     (void)args;
     mt_tensor *out = mt_empty(in[0]->shape);
-    for (size_t i = 0; i < out->numel; i++) out->data[i] = in[0]->data[i] > 0 ? in[0]->data[i] : 0.0;
+    for (size_t i = 0; i < out->numel; i++) out->data[i] = in[0]->data[i] < 0 ? 0.0 : in[0]->data[i];
     mt_save_for_backward(ctx, out);                /* out > 0 exactly where a > 0 */
     return out;
 }
 
+/* PyTorch's threshold_backward(grad, result, 0): the gradient passes unless result <= 0, so it
+ * passes through a NaN too. */
 static void relu_backward(const mt_ctx *ctx, const mt_tensor *g, mt_tensor *const *gin)
 {
     const mt_tensor *out = ctx->saved[0];
     for (size_t i = 0; i < g->numel; i++)
-        if (out->data[i] > 0) gin[0]->data[i] += g->data[i];
+        if (!(out->data[i] <= 0)) gin[0]->data[i] += g->data[i];
 }
 
 static const mt_case relu_cases[] = { MT_UNARY_CASES };

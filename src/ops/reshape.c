@@ -3,28 +3,40 @@
  * adding it element by element. */
 #include "op.h"
 
+#include <limits.h>
+
 static mt_tensor *reshape_forward(mt_ctx *ctx, mt_tensor *const *in, const mt_op_args *args)
 {
     (void)ctx;
     const mt_tensor *a = in[0];
     mt_shape s = args->shape;
     char sa[64], sb[64];
-    int infer = -1;
-    size_t known = 1;
     if (s.ndim < 0 || s.ndim > MT_MAX_DIMS) {
-        mt_error("reshape: %d dimensions (at most %d)", s.ndim, MT_MAX_DIMS);
+        mt_error("reshape: target of %d dimensions (a shape has 0 to %d)", s.ndim, MT_MAX_DIMS);
         return NULL;
     }
+    int infer = -1;
     for (int i = 0; i < s.ndim; i++) {
         if (s.dim[i] == -1 && infer < 0) infer = i;
         else if (s.dim[i] < 0) {
-            mt_error("reshape: bad target shape %s", mt_shape_str(s, sb, sizeof sb));
+            mt_error("reshape: bad target shape %s (one dimension may be -1, none other negative)",
+                     mt_shape_str(s, sb, sizeof sb));
             return NULL;
-        } else known *= (size_t)s.dim[i];
+        }
     }
-    if (infer >= 0 && known > 0 && a->numel % known == 0) s.dim[infer] = (int)(a->numel / known);
-    if (infer >= 0 && s.dim[infer] < 0) s.dim[infer] = 0;
-    if (mt_shape_numel(s) != a->numel || (infer >= 0 && known == 0)) {
+    if (infer >= 0) {
+        mt_shape known = s;                        /* the product of the other dimensions */
+        known.dim[infer] = 1;
+        size_t k = mt_shape_numel(known);          /* SIZE_MAX when it does not fit */
+        if (k == 0) {
+            mt_error("reshape: cannot view shape %s as %s: next to a 0, the -1 could be any size",
+                     mt_shape_str(a->shape, sa, sizeof sa), mt_shape_str(s, sb, sizeof sb));
+            return NULL;
+        }
+        /* a->numel % k != 0 also covers a saturated k (then a->numel < k) unless a is empty */
+        if (a->numel % k == 0 && a->numel / k <= (size_t)INT_MAX) s.dim[infer] = (int)(a->numel / k);
+    }
+    if ((infer >= 0 && s.dim[infer] < 0) || mt_shape_numel(s) != a->numel) {
         mt_error("reshape: cannot view shape %s (%zu elements) as %s",
                  mt_shape_str(a->shape, sa, sizeof sa), a->numel,
                  mt_shape_str(args->shape, sb, sizeof sb));
@@ -40,9 +52,11 @@ static void reshape_backward(const mt_ctx *ctx, const mt_tensor *g, mt_tensor *c
 }
 
 static const mt_case reshape_cases[] = {
-    { "3x4_to_2x6",   { MT_DIMS(3, 4) },    { .shape = MT_DIMS(2, 6) } },
-    { "2x3x2_to_12",  { MT_DIMS(2, 3, 2) }, { .shape = MT_DIMS(12) } },
-    { "6_to_3x-1",    { MT_DIMS(6) },       { .shape = MT_DIMS(3, -1) } },
+    { "3x4_to_2x6",    { MT_DIMS(3, 4) },    { .shape = MT_DIMS(2, 6) } },
+    { "2x3x2_to_12",   { MT_DIMS(2, 3, 2) }, { .shape = MT_DIMS(12) } },
+    { "6_to_3x-1",     { MT_DIMS(6) },       { .shape = MT_DIMS(3, -1) } },
+    { "2x6_to_-1x3x2", { MT_DIMS(2, 6) },    { .shape = MT_DIMS(-1, 3, 2) } },
+    { "scalar_to_1x1", { MT_SCALAR_DIMS },   { .shape = MT_DIMS(1, 1) } },
 };
 
 const mt_op mt_op_reshape = {

@@ -28,6 +28,7 @@ static const mt_case sum_cases[] = {
     { "axis1_keep_3x4",   { MT_DIMS(3, 4) },    { .axis = 1, .keepdim = true } },
     { "axis-1_2x3x4",     { MT_DIMS(2, 3, 4) }, { .axis = -1 } },
     { "axis1_2x3x4",      { MT_DIMS(2, 3, 4) }, { .axis = 1, .keepdim = true } },
+    { "scalar_axis0",     { MT_SCALAR_DIMS },   { .axis = 0 } },
 };
 
 const mt_op mt_op_sum = {

@@ -32,6 +32,7 @@ static void transpose_backward(const mt_ctx *ctx, const mt_tensor *g, mt_tensor 
 static const mt_case transpose_cases[] = {
     { "3x4", { MT_DIMS(3, 4) }, { .scalar = 0 } },
     { "1x5", { MT_DIMS(1, 5) }, { .scalar = 0 } },
+    { "4x1", { MT_DIMS(4, 1) }, { .scalar = 0 } },
 };
 
 const mt_op mt_op_transpose = {
