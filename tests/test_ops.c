@@ -1,5 +1,5 @@
-/* test_ops.c: the "ops" suite. Every op of ops.h (tanh, sigmoid, log_softmax and cross_entropy
- * have suites of their own) is run on PyTorch's reference cases from fixtures/core_fixtures.h:
+/* test_ops.c: the "ops" suite. Every op of ops.h (log_softmax and cross_entropy are tested with
+ * the modules, in test_nn.c) is run on PyTorch's reference cases from fixtures/core_fixtures.h:
  * forward values, and every input gradient after backward with both traversals. Then the
  * errors: bad shapes are reported once, naming the op and the shapes, and leave the library
  * working. Last, the registry. */
@@ -73,6 +73,8 @@ static mt_tensor *call_op(const cf_op_case *c, mt_tensor *const *in)
     if (!strcmp(f, "log")) return mt_log(in[0]);
     if (!strcmp(f, "sqrt")) return mt_sqrt(in[0]);
     if (!strcmp(f, "relu")) return mt_relu(in[0]);
+    if (!strcmp(f, "tanh")) return mt_tanh(in[0]);
+    if (!strcmp(f, "sigmoid")) return mt_sigmoid(in[0]);
     if (!strcmp(f, "matmul")) return mt_matmul(in[0], in[1]);
     if (!strcmp(f, "transpose")) return mt_transpose(in[0]);
     if (!strcmp(f, "reshape")) return mt_reshape(in[0], cf_shape(c->shape_ndim, c->shape_dim));
@@ -197,7 +199,7 @@ START_TEST(fixtures_should_cover_every_core_function_of_ops_h)
     static const char *const fns[] = {
         "add", "sub", "mul", "div", "add_scalar", "sub_scalar", "rsub_scalar", "mul_scalar",
         "div_scalar", "rdiv_scalar", "neg", "pow", "exp", "log", "sqrt", "relu", "matmul",
-        "transpose", "reshape", "sum", "sum_axis", "mean", "mean_axis",
+        "transpose", "reshape", "sum", "sum_axis", "mean", "mean_axis", "tanh", "sigmoid",
     };
     for (size_t f = 0; f < sizeof fns / sizeof fns[0]; f++) {
         int n = 0;
@@ -340,7 +342,7 @@ END_TEST
 
 static const char *const core_ops[] = {
     "add", "sub", "mul", "div", "neg", "pow", "exp", "log", "sqrt", "relu",
-    "matmul", "transpose", "reshape", "sum", "mean",
+    "matmul", "transpose", "reshape", "sum", "mean", "tanh", "sigmoid",
 };
 
 START_TEST(registry_should_hold_every_core_op)
