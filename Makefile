@@ -5,7 +5,7 @@
 PREFIX  ?= /usr/local
 CC      ?= cc
 BUILD   := build
-OPT     ?= -O2
+OPT     ?= -O3
 CFLAGS  ?= $(OPT) -g
 WARN    := -std=c11 -Wall -Wextra -Wpedantic
 CPPFLAGS_ALL = -Iinclude -D_POSIX_C_SOURCE=200809L -DMT_SOURCE_DIR=\"$(CURDIR)\"
@@ -96,7 +96,7 @@ $(BUILD)/cairo/%.o: %.c
 
 $(BUILD)/bin/mytorch-mnist: $(MNIST_SRC:%.c=$(BUILD)/cairo/%.o) $(GC_LIB_SRC:%.c=$(BUILD)/cairo/%.o) $(STATIC)
 	@mkdir -p $(@D)
-	$(CC) $(SAN) -o $@ $^ $(LIB_LIBS) $(CAIRO_LIBS)
+	$(CC) $(SAN) -o $@ $^ $(LIB_LIBS) $(CAIRO_LIBS) -pthread
 $(BUILD)/bin/mytorch-gradcheck: $(GC_SRC:%.c=$(BUILD)/cairo/%.o) $(STATIC)
 	@mkdir -p $(@D)
 	$(CC) $(SAN) -o $@ $^ $(LIB_LIBS) $(CAIRO_LIBS)

@@ -25,8 +25,10 @@ struct mt_arena {
     size_t reserved;
 };
 
-static mt_arena *default_arena;
-static mt_arena *current_arena;
+/* Per thread, like PyTorch's grad mode: each thread has its own default and current arena, so
+ * two threads can build graphs (or run no-grad forwards) at once. */
+static _Thread_local mt_arena *default_arena;
+static _Thread_local mt_arena *current_arena;
 
 static size_t header_size(void) { return (sizeof(block) + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1); }
 static unsigned char *block_base(block *b) { return (unsigned char *)b + header_size(); }

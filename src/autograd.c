@@ -3,18 +3,21 @@
  * handout's recursive depth-first search or in PyTorch's topological order. */
 #include "mytorch/autograd.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 void mt_arena_shutdown_default(void);   /* arena.c */
 
-static bool grad_enabled = true;
-static uint32_t next_node_id = 1;
-static uint64_t traversal_serial;
-static mt_observer_fn observer;
-static void *observer_user;
-static mt_arena *scratch;        /* backward's temporaries, reset when each backward ends */
-static bool in_backward;
+/* What a thread is doing is its own (as grad mode is in PyTorch): a graph is built, walked and
+ * observed by one thread. Ids are shared, so that they stay unique per process. */
+static _Thread_local bool grad_enabled = true;
+static atomic_uint_least32_t next_node_id = 1;
+static _Thread_local uint64_t traversal_serial;
+static _Thread_local mt_observer_fn observer;
+static _Thread_local void *observer_user;
+static _Thread_local mt_arena *scratch;  /* backward's temporaries, reset when each backward ends */
+static _Thread_local bool in_backward;
 
 bool mt_set_grad_enabled(bool on) { bool prev = grad_enabled; grad_enabled = on; return prev; }
 bool mt_is_grad_enabled(void) { return grad_enabled; }
@@ -39,7 +42,7 @@ static mt_node *node_new(mt_arena *a, mt_node_kind kind)
     mt_node *n = mt_arena_alloc(a, sizeof *n);
     memset(n, 0, sizeof *n);
     n->kind = kind;
-    n->id = next_node_id++;
+    n->id = (uint32_t)atomic_fetch_add_explicit(&next_node_id, 1, memory_order_relaxed);
     return n;
 }
 

@@ -6,9 +6,10 @@
 #include <stdio.h>
 #include <string.h>
 
-static char last_error[512];
-static mt_error_fn handler;
-static void *handler_user;
+/* Per thread, like errno: a failing op in one thread does not overwrite another's message. */
+static _Thread_local char last_error[512];
+static _Thread_local mt_error_fn handler;
+static _Thread_local void *handler_user;
 
 void mt_set_error_handler(mt_error_fn fn, void *user) { handler = fn; handler_user = user; }
 const char *mt_last_error(void) { return last_error; }

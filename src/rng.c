@@ -51,8 +51,8 @@ uint64_t mt_rng_below(mt_rng *r, uint64_t n)
     return x % n;
 }
 
-static mt_rng default_rng;
-static int default_seeded;
+static _Thread_local mt_rng default_rng;   /* per thread: seeding it never races another */
+static _Thread_local int default_seeded;
 
 /* The default generator starts as if mt_manual_seed(0) had been called. */
 mt_rng *mt_default_rng(void)

@@ -5,11 +5,12 @@
 
 #include <math.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-static uint32_t next_tensor_id = 1;
+static atomic_uint_least32_t next_tensor_id = 1;   /* shared by all threads: ids stay unique */
 
 size_t mt_shape_numel(mt_shape s)
 {
@@ -86,7 +87,7 @@ static mt_tensor *tensor_new(const char *op, mt_shape s)
     t->data = mt_arena_alloc(a, t->numel * sizeof(double));
     t->is_leaf = true;
     t->arena = a;
-    t->id = next_tensor_id++;
+    t->id = (uint32_t)atomic_fetch_add_explicit(&next_tensor_id, 1, memory_order_relaxed);
     return t;
 }
 
@@ -249,6 +250,7 @@ static void visit_shown(const mt_tensor *t, int dim, size_t offset, bool summari
                         void (*visit)(double v, fmt *f), fmt *f)
 {
     if (t->shape.ndim == 0) { visit(t->data[0], f); return; }
+    if (dim >= MT_MAX_DIMS) return;   /* never (ndim <= 4); says so to -O3's bounds warning */
     int n = t->shape.dim[dim];
     size_t stride = 1;
     for (int i = dim + 1; i < t->shape.ndim; i++) stride *= (size_t)t->shape.dim[i];

@@ -135,7 +135,7 @@ int  mt_backward(mt_tensor *t);
 int  mt_backward_ex(mt_tensor *t, const mt_tensor *grad, mt_traversal how);
 void mt_zero_grad(mt_tensor *t);              /* sets t->grad to zeros when it exists */
 
-/* No-grad mode: while off, ops build no nodes and their outputs require no grad. */
+/* No-grad mode: while off, ops build no nodes and their outputs require no grad. Per thread. */
 bool mt_set_grad_enabled(bool on);            /* returns the previous setting */
 bool mt_is_grad_enabled(void);
 

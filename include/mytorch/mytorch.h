@@ -29,6 +29,11 @@
  * their _free function. A training step (forward, backward, optimizer step, arena reset) leaves
  * nothing behind.
  *
+ * Threads: the current and default arena, grad mode, the observer, the last error and its
+ * handler, and the default RNG are per thread (C11 _Thread_local), so two threads may each run
+ * their own graphs at once; they must not share a tensor that either of them writes. A thread
+ * frees its own state with mt_shutdown() before it ends.
+ *
  * Where things are: tensor.h (tensors, arenas, RNG), autograd.h (nodes, context, backward,
  * observer, op registry), ops.h (the ops), nn.h (modules), optim.h (SGD), io.h (IDX and .npy). */
 #ifndef MYTORCH_H

@@ -79,7 +79,7 @@ size_t    mt_arena_reserved(const mt_arena *a); /* bytes held from the system */
 /* 64-byte aligned, from a (NULL: the current arena); aborts with a message when out of memory
  * (a request too large for any allocator included). */
 void     *mt_arena_alloc(mt_arena *a, size_t bytes);
-void      mt_shutdown(void);                    /* frees the default arena and global state */
+void      mt_shutdown(void);                    /* frees this thread's default arena and state */
 
 /* ---- creation: every function returns a leaf in the current arena ----------------------
  * A shape that is not one (a negative dimension, more than 4 dimensions) or that holds more

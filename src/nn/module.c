@@ -46,12 +46,20 @@ typedef void (*visit_fn)(const char *key, const mt_named_tensor *nt, void *user)
 static void walk(const mt_module *m, const char *prefix, visit_fn visit, void *user)
 {
     char key[MT_NAME_MAX];
+    /* A key that does not fit is reported, and still visited (truncated) so that counts and
+     * order stay right. Nesting that deep does not happen with these modules. */
     for (int i = 0; i < m->nown; i++) {
-        snprintf(key, sizeof key, "%s%s", prefix, m->own[i].name);
+        int len = snprintf(key, sizeof key, "%s%s", prefix, m->own[i].name);
+        if (len < 0 || (size_t)len >= sizeof key)
+            mt_error("state_dict: key %s%s is longer than %d characters", prefix, m->own[i].name,
+                     MT_NAME_MAX - 1);
         visit(key, &m->own[i], user);
     }
     for (int i = 0; i < m->nchildren; i++) {
-        snprintf(key, sizeof key, "%s%d.", prefix, i);
+        int len = snprintf(key, sizeof key, "%s%d.", prefix, i);
+        if (len < 0 || (size_t)len >= sizeof key)
+            mt_error("state_dict: key prefix %s%d. is longer than %d characters", prefix, i,
+                     MT_NAME_MAX - 1);
         walk(m->children[i], key, visit, user);
     }
 }
