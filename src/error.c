@@ -1,6 +1,7 @@
 /* error.c: how misuse of the API is reported. The message is kept (mt_last_error) and handed
  * to the handler; the failing op returns NULL and the caller decides what to do. */
 #include "mytorch/autograd.h"
+#include "mytorch/io.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -27,4 +28,13 @@ void mt_error(const char *fmt, ...)
     memcpy(last_error, message, sizeof last_error);
     if (handler) handler(last_error, handler_user);
     else fprintf(stderr, "mytorch: %s\n", last_error);
+}
+
+void mt_errbuf_set(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || errlen == 0) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
 }

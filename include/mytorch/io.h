@@ -17,6 +17,14 @@ extern "C" {
 
 /* IDX files (MNIST), raw or gzip-compressed: read through zlib's gzopen/gzread, which reads both.
  * Only unsigned-byte IDX files (type 0x08) with 1 to 3 dimensions are supported. */
+/* Every reader and writer here reports failure by returning -1 with a message in (err, errlen).
+ * mt_errbuf_set writes such a message (nothing when err is NULL or errlen is 0). */
+void mt_errbuf_set(char *err, size_t errlen, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
 typedef struct mt_idx {
     int ndim;              /* 1 for labels, 3 for images */
     int dims[3];           /* e.g. {60000, 28, 28}; unused dims are 1 */

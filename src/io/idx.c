@@ -4,7 +4,6 @@
 #include "mytorch/io.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,15 +20,6 @@
 #define IDX_CHUNK      ((size_t)1 << 20)
 #define IDX_FIRST_CAP  ((size_t)1 << 20)
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* Describes the last zlib error on f: gzerror's text, or strerror for a system error. */
 static const char *gz_problem(gzFile f, int saved_errno)
@@ -80,19 +70,19 @@ static const char *magic_name(uint32_t magic)
 static int idx_load(const char *path, uint32_t expect_magic, mt_idx *out, char *err, size_t errlen)
 {
     if (!out) {
-        set_err(err, errlen, "mt_idx_load: out is NULL");
+        mt_errbuf_set(err, errlen, "mt_idx_load: out is NULL");
         return -1;
     }
     memset(out, 0, sizeof *out);
     if (!path) {
-        set_err(err, errlen, "mt_idx_load: path is NULL");
+        mt_errbuf_set(err, errlen, "mt_idx_load: path is NULL");
         return -1;
     }
 
     errno = 0;
     gzFile f = gzopen(path, "rb");
     if (!f) {
-        set_err(err, errlen, "file %s: cannot open: %s", path,
+        mt_errbuf_set(err, errlen, "file %s: cannot open: %s", path,
                 errno ? strerror(errno) : "out of memory");
         return -1;
     }
@@ -105,47 +95,47 @@ static int idx_load(const char *path, uint32_t expect_magic, mt_idx *out, char *
     /* Header: 4-byte magic (0, 0, type, ndim), then ndim big-endian uint32 sizes. */
     unsigned char head[4 + 4 * IDX_MAX_DIMS];
     if (read_some(f, head, 4, &got, &saved_errno) < 0) {
-        set_err(err, errlen, "file %s: cannot read: %s", path, gz_problem(f, saved_errno));
+        mt_errbuf_set(err, errlen, "file %s: cannot read: %s", path, gz_problem(f, saved_errno));
         goto fail;
     }
     if (got < 4) {
         if (got == 0)
-            set_err(err, errlen, "file %s: empty, expected an IDX header", path);
+            mt_errbuf_set(err, errlen, "file %s: empty, expected an IDX header", path);
         else
-            set_err(err, errlen, "file %s: truncated: expected a 4-byte IDX magic number, "
+            mt_errbuf_set(err, errlen, "file %s: truncated: expected a 4-byte IDX magic number, "
                     "found %zu bytes", path, got);
         goto fail;
     }
     uint32_t magic = be32(head);
     if (expect_magic && magic != expect_magic) {
-        set_err(err, errlen, "file %s: bad magic number 0x%08lx, expected 0x%08lx (%s)",
+        mt_errbuf_set(err, errlen, "file %s: bad magic number 0x%08lx, expected 0x%08lx (%s)",
                 path, (unsigned long)magic, (unsigned long)expect_magic, magic_name(expect_magic));
         goto fail;
     }
     if (head[0] != 0 || head[1] != 0) {
-        set_err(err, errlen, "file %s: not an IDX file: magic number 0x%08lx, expected "
+        mt_errbuf_set(err, errlen, "file %s: not an IDX file: magic number 0x%08lx, expected "
                 "0x0000080N (uint8, N dimensions)", path, (unsigned long)magic);
         goto fail;
     }
     if (head[2] != IDX_TYPE_UBYTE) {
-        set_err(err, errlen, "file %s: IDX data type 0x%02x, but only 0x08 (unsigned byte) "
+        mt_errbuf_set(err, errlen, "file %s: IDX data type 0x%02x, but only 0x08 (unsigned byte) "
                 "is supported", path, head[2]);
         goto fail;
     }
     int ndim = head[3];
     if (ndim < 1 || ndim > IDX_MAX_DIMS) {
-        set_err(err, errlen, "file %s: IDX file with %d dimensions, but only 1 to %d are "
+        mt_errbuf_set(err, errlen, "file %s: IDX file with %d dimensions, but only 1 to %d are "
                 "supported", path, ndim, IDX_MAX_DIMS);
         goto fail;
     }
 
     size_t need = 4 * (size_t)ndim;
     if (read_some(f, head + 4, need, &got, &saved_errno) < 0) {
-        set_err(err, errlen, "file %s: cannot read: %s", path, gz_problem(f, saved_errno));
+        mt_errbuf_set(err, errlen, "file %s: cannot read: %s", path, gz_problem(f, saved_errno));
         goto fail;
     }
     if (got < need) {
-        set_err(err, errlen, "file %s: truncated: header promises %d dimension sizes "
+        mt_errbuf_set(err, errlen, "file %s: truncated: header promises %d dimension sizes "
                 "(%zu bytes), found %zu bytes", path, ndim, need, got);
         goto fail;
     }
@@ -156,13 +146,13 @@ static int idx_load(const char *path, uint32_t expect_magic, mt_idx *out, char *
     for (int i = 0; i < ndim; i++) {
         uint32_t d = be32(head + 4 + 4 * i);
         if (d > (uint32_t)INT32_MAX) {
-            set_err(err, errlen, "file %s: dimension %d is %lu, too large", path, i,
+            mt_errbuf_set(err, errlen, "file %s: dimension %d is %lu, too large", path, i,
                     (unsigned long)d);
             goto fail;
         }
         dims[i] = (int)d;
         if (d != 0 && total > SIZE_MAX / d) {
-            set_err(err, errlen, "file %s: header sizes overflow (dimension %d is %lu)", path,
+            mt_errbuf_set(err, errlen, "file %s: header sizes overflow (dimension %d is %lu)", path,
                     i, (unsigned long)d);
             goto fail;
         }
@@ -175,7 +165,7 @@ static int idx_load(const char *path, uint32_t expect_magic, mt_idx *out, char *
     size_t cap = total < IDX_FIRST_CAP ? total : IDX_FIRST_CAP;
     data = malloc(cap ? cap : 1);
     if (!data) {
-        set_err(err, errlen, "file %s: out of memory for %zu bytes", path, cap);
+        mt_errbuf_set(err, errlen, "file %s: out of memory for %zu bytes", path, cap);
         goto fail;
     }
     size_t have = 0;
@@ -184,7 +174,7 @@ static int idx_load(const char *path, uint32_t expect_magic, mt_idx *out, char *
             size_t ncap = cap > total / 2 ? total : cap * 2;
             unsigned char *p = realloc(data, ncap);
             if (!p) {
-                set_err(err, errlen, "file %s: out of memory for %zu bytes", path, ncap);
+                mt_errbuf_set(err, errlen, "file %s: out of memory for %zu bytes", path, ncap);
                 goto fail;
             }
             data = p;
@@ -193,7 +183,7 @@ static int idx_load(const char *path, uint32_t expect_magic, mt_idx *out, char *
         if (have == total)
             break;
         if (read_some(f, data + have, cap - have, &got, &saved_errno) < 0) {
-            set_err(err, errlen, "file %s: cannot read: %s", path, gz_problem(f, saved_errno));
+            mt_errbuf_set(err, errlen, "file %s: cannot read: %s", path, gz_problem(f, saved_errno));
             goto fail;
         }
         have += got;
@@ -201,7 +191,7 @@ static int idx_load(const char *path, uint32_t expect_magic, mt_idx *out, char *
             break; /* end of data before the buffer filled */
     }
     if (have < total) {
-        set_err(err, errlen, "file %s: truncated: header promises %zu bytes of data, found %zu",
+        mt_errbuf_set(err, errlen, "file %s: truncated: header promises %zu bytes of data, found %zu",
                 path, total, have);
         goto fail;
     }
@@ -212,7 +202,7 @@ static int idx_load(const char *path, uint32_t expect_magic, mt_idx *out, char *
     size_t trailing = 0;
     for (;;) {
         if (read_some(f, extra, sizeof extra, &got, &saved_errno) < 0) {
-            set_err(err, errlen, "file %s: cannot read: %s", path, gz_problem(f, saved_errno));
+            mt_errbuf_set(err, errlen, "file %s: cannot read: %s", path, gz_problem(f, saved_errno));
             goto fail;
         }
         trailing += got;
@@ -223,11 +213,11 @@ static int idx_load(const char *path, uint32_t expect_magic, mt_idx *out, char *
     gzerror(f, &zerr);
     if (zerr == Z_BUF_ERROR) {
         /* All the data arrived but the gzip trailer (its checksum) did not. */
-        set_err(err, errlen, "file %s: truncated: gzip stream ends before its checksum", path);
+        mt_errbuf_set(err, errlen, "file %s: truncated: gzip stream ends before its checksum", path);
         goto fail;
     }
     if (trailing > 0) {
-        set_err(err, errlen, "file %s: header promises %zu bytes of data, found %s%zu more "
+        mt_errbuf_set(err, errlen, "file %s: header promises %zu bytes of data, found %s%zu more "
                 "after them", path, total, trailing >= ((size_t)1 << 24) ? "at least " : "",
                 trailing);
         goto fail;
@@ -236,7 +226,7 @@ static int idx_load(const char *path, uint32_t expect_magic, mt_idx *out, char *
     int rc = gzclose(f);
     f = NULL;
     if (rc != Z_OK) {
-        set_err(err, errlen, "file %s: error closing: zlib error %d", path, rc);
+        mt_errbuf_set(err, errlen, "file %s: error closing: zlib error %d", path, rc);
         goto fail;
     }
 
@@ -282,7 +272,7 @@ static char *pick_file(const char *dir, const char *prefix, const char *suffix,
     if (!gz || !raw) {
         free(gz);
         free(raw);
-        set_err(err, errlen, "mt_mnist_load: out of memory");
+        mt_errbuf_set(err, errlen, "mt_mnist_load: out of memory");
         return NULL;
     }
     snprintf(raw, n, "%s%s%s%s", dir, sep, prefix, suffix);
@@ -298,7 +288,7 @@ static char *pick_file(const char *dir, const char *prefix, const char *suffix,
     int gz_errno = errno;
     if (gz_errno != ENOENT && gz_errno != 0) {
         /* The .gz is there but unreadable: say so rather than silently falling back. */
-        set_err(err, errlen, "file %s: cannot open: %s", gz, strerror(gz_errno));
+        mt_errbuf_set(err, errlen, "file %s: cannot open: %s", gz, strerror(gz_errno));
         free(gz);
         free(raw);
         return NULL;
@@ -310,7 +300,7 @@ static char *pick_file(const char *dir, const char *prefix, const char *suffix,
         free(gz);
         return raw;
     }
-    set_err(err, errlen, "file %s: cannot open: %s (nor %s)", gz,
+    mt_errbuf_set(err, errlen, "file %s: cannot open: %s (nor %s)", gz,
             strerror(gz_errno ? gz_errno : ENOENT), raw);
     free(gz);
     free(raw);
@@ -320,12 +310,12 @@ static char *pick_file(const char *dir, const char *prefix, const char *suffix,
 int mt_mnist_load(const char *dir, const char *prefix, mt_mnist *out, char *err, size_t errlen)
 {
     if (!out) {
-        set_err(err, errlen, "mt_mnist_load: out is NULL");
+        mt_errbuf_set(err, errlen, "mt_mnist_load: out is NULL");
         return -1;
     }
     memset(out, 0, sizeof *out);
     if (!dir || !prefix) {
-        set_err(err, errlen, "mt_mnist_load: %s is NULL", dir ? "prefix" : "dir");
+        mt_errbuf_set(err, errlen, "mt_mnist_load: %s is NULL", dir ? "prefix" : "dir");
         return -1;
     }
 
@@ -345,22 +335,22 @@ int mt_mnist_load(const char *dir, const char *prefix, mt_mnist *out, char *err,
 
     const mt_idx *im = &out->images, *lb = &out->labels;
     if (im->count == 0) {
-        set_err(err, errlen, "file %s: holds no images", img_path);
+        mt_errbuf_set(err, errlen, "file %s: holds no images", img_path);
         goto fail;
     }
     if (im->dims[1] == 0 || im->dims[2] == 0) {
-        set_err(err, errlen, "file %s: images are %dx%d pixels, expected at least 1x1",
+        mt_errbuf_set(err, errlen, "file %s: images are %dx%d pixels, expected at least 1x1",
                 img_path, im->dims[1], im->dims[2]);
         goto fail;
     }
     if (im->count != lb->count) {
-        set_err(err, errlen, "count mismatch: file %s holds %zu images but file %s holds %zu "
+        mt_errbuf_set(err, errlen, "count mismatch: file %s holds %zu images but file %s holds %zu "
                 "labels", img_path, im->count, lbl_path, lb->count);
         goto fail;
     }
     for (size_t i = 0; i < lb->count; i++) {
         if (lb->data[i] > 9) {
-            set_err(err, errlen, "file %s: label at index %zu is %d, expected 0-9", lbl_path,
+            mt_errbuf_set(err, errlen, "file %s: label at index %zu is %d, expected 0-9", lbl_path,
                     i, lb->data[i]);
             goto fail;
         }

@@ -5,7 +5,6 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,15 +18,6 @@
 
 static const char npy_magic[6] = { '\x93', 'N', 'U', 'M', 'P', 'Y' };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* Writes a shape the way Python prints a tuple: "()", "(5,)", "(3, 4)". */
 static const char *shape_str(char *buf, size_t n, int ndim, const int *shape)
@@ -277,7 +267,7 @@ static int npy_open(const char *path, FILE **fp, int *ndim, int shape[NPY_MAX_DI
     errno = 0;
     FILE *f = fopen(path, "rb");
     if (!f) {
-        set_err(err, errlen, "file %s: cannot open: %s", path, strerror(errno ? errno : ENOENT));
+        mt_errbuf_set(err, errlen, "file %s: cannot open: %s", path, strerror(errno ? errno : ENOENT));
         return -1;
     }
     char *text = NULL;
@@ -288,29 +278,29 @@ static int npy_open(const char *path, FILE **fp, int *ndim, int shape[NPY_MAX_DI
     size_t got = fread(pre, 1, 10, f);
     size_t cmp = got < sizeof npy_magic ? got : sizeof npy_magic;
     if (got == 0) {
-        set_err(err, errlen, "file %s: empty, expected a .npy header", path);
+        mt_errbuf_set(err, errlen, "file %s: empty, expected a .npy header", path);
         goto fail;
     }
     if (memcmp(pre, npy_magic, cmp) != 0) {
-        set_err(err, errlen, "file %s: not a .npy file: bad magic string (expected "
+        mt_errbuf_set(err, errlen, "file %s: not a .npy file: bad magic string (expected "
                 "\\x93NUMPY at the start)", path);
         goto fail;
     }
     if (got < 8) {
-        set_err(err, errlen, "file %s: truncated: %zu bytes, too short for a .npy header",
+        mt_errbuf_set(err, errlen, "file %s: truncated: %zu bytes, too short for a .npy header",
                 path, got);
         goto fail;
     }
     int major = pre[6], minor = pre[7];
     if (major < 1 || major > 3 || minor != 0) {
-        set_err(err, errlen, "file %s: .npy format version %d.%d, but only 1.0, 2.0 and 3.0 "
+        mt_errbuf_set(err, errlen, "file %s: .npy format version %d.%d, but only 1.0, 2.0 and 3.0 "
                 "are supported", path, major, minor);
         goto fail;
     }
     size_t hlen;
     if (major == 1) {
         if (got < 10) {
-            set_err(err, errlen, "file %s: truncated: %zu bytes, too short for a .npy header",
+            mt_errbuf_set(err, errlen, "file %s: truncated: %zu bytes, too short for a .npy header",
                     path, got);
             goto fail;
         }
@@ -318,14 +308,14 @@ static int npy_open(const char *path, FILE **fp, int *ndim, int shape[NPY_MAX_DI
     } else {
         got += fread(pre + 10, 1, 2, f);
         if (got < 12) {
-            set_err(err, errlen, "file %s: truncated: %zu bytes, too short for a .npy header",
+            mt_errbuf_set(err, errlen, "file %s: truncated: %zu bytes, too short for a .npy header",
                     path, got);
             goto fail;
         }
         uint32_t l = (uint32_t)pre[8] | ((uint32_t)pre[9] << 8) | ((uint32_t)pre[10] << 16) |
                      ((uint32_t)pre[11] << 24);
         if (l > NPY_MAX_HEADER) {
-            set_err(err, errlen, "file %s: .npy header length %lu is implausibly large", path,
+            mt_errbuf_set(err, errlen, "file %s: .npy header length %lu is implausibly large", path,
                     (unsigned long)l);
             goto fail;
         }
@@ -334,12 +324,12 @@ static int npy_open(const char *path, FILE **fp, int *ndim, int shape[NPY_MAX_DI
 
     text = malloc(hlen + 1);
     if (!text) {
-        set_err(err, errlen, "file %s: out of memory for a %zu-byte header", path, hlen);
+        mt_errbuf_set(err, errlen, "file %s: out of memory for a %zu-byte header", path, hlen);
         goto fail;
     }
     got = fread(text, 1, hlen, f);
     if (got < hlen) {
-        set_err(err, errlen, "file %s: truncated: header length is %zu bytes, found %zu",
+        mt_errbuf_set(err, errlen, "file %s: truncated: header length is %zu bytes, found %zu",
                 path, hlen, got);
         goto fail;
     }
@@ -348,25 +338,25 @@ static int npy_open(const char *path, FILE **fp, int *ndim, int shape[NPY_MAX_DI
     npy_header h;
     char why[128];
     if (parse_header(text, hlen, &h, why, sizeof why) < 0) {
-        set_err(err, errlen, "file %s: malformed .npy header: %s", path, why);
+        mt_errbuf_set(err, errlen, "file %s: malformed .npy header: %s", path, why);
         goto fail;
     }
     free(text);
     text = NULL;
 
     if (strcmp(h.descr, "<f8") != 0) {
-        set_err(err, errlen, "file %s: dtype '%s', but only '<f8' (float64, little-endian) is "
+        mt_errbuf_set(err, errlen, "file %s: dtype '%s', but only '<f8' (float64, little-endian) is "
                 "supported", path, h.descr);
         goto fail;
     }
     if (h.fortran_order) {
-        set_err(err, errlen, "file %s: fortran_order is True, but only C-order arrays are "
+        mt_errbuf_set(err, errlen, "file %s: fortran_order is True, but only C-order arrays are "
                 "supported", path);
         goto fail;
     }
     if (h.ndim > NPY_MAX_DIMS) {
         char s[160];
-        set_err(err, errlen, "file %s: %d dimensions %s, but at most %d are supported", path,
+        mt_errbuf_set(err, errlen, "file %s: %d dimensions %s, but at most %d are supported", path,
                 h.ndim, shape_str(s, sizeof s, h.ndim, h.shape), NPY_MAX_DIMS);
         goto fail;
     }
@@ -374,7 +364,7 @@ static int npy_open(const char *path, FILE **fp, int *ndim, int shape[NPY_MAX_DI
     size_t n = shape_numel(h.ndim, h.shape, &ok);
     if (!ok) {
         char s[160];
-        set_err(err, errlen, "file %s: shape %s is too large", path,
+        mt_errbuf_set(err, errlen, "file %s: shape %s is too large", path,
                 shape_str(s, sizeof s, h.ndim, h.shape));
         goto fail;
     }
@@ -385,17 +375,17 @@ static int npy_open(const char *path, FILE **fp, int *ndim, int shape[NPY_MAX_DI
     if (here >= 0 && fseek(f, 0, SEEK_END) == 0) {
         long fend = ftell(f);
         if (fend < 0 || fseek(f, here, SEEK_SET) != 0) {
-            set_err(err, errlen, "file %s: cannot seek: %s", path, strerror(errno));
+            mt_errbuf_set(err, errlen, "file %s: cannot seek: %s", path, strerror(errno));
             goto fail;
         }
         size_t avail = (size_t)(fend - here), need = n * sizeof(double);
         if (avail != need) {
             char s[160];
             if (avail < need)
-                set_err(err, errlen, "file %s: truncated: shape %s needs %zu bytes of data, "
+                mt_errbuf_set(err, errlen, "file %s: truncated: shape %s needs %zu bytes of data, "
                         "found %zu", path, shape_str(s, sizeof s, h.ndim, h.shape), need, avail);
             else
-                set_err(err, errlen, "file %s: shape %s needs %zu bytes of data, found %zu "
+                mt_errbuf_set(err, errlen, "file %s: shape %s needs %zu bytes of data, found %zu "
                         "(unexpected trailing data)", path,
                         shape_str(s, sizeof s, h.ndim, h.shape), need, avail);
             goto fail;
@@ -429,15 +419,15 @@ static int npy_read_data(FILE *f, const char *path, double *dst, size_t n, char 
         done += got;
         if (got < want) {
             if (ferror(f))
-                set_err(err, errlen, "file %s: read error: %s", path, strerror(errno));
+                mt_errbuf_set(err, errlen, "file %s: read error: %s", path, strerror(errno));
             else
-                set_err(err, errlen, "file %s: truncated: needs %zu bytes of data, found %zu",
+                mt_errbuf_set(err, errlen, "file %s: truncated: needs %zu bytes of data, found %zu",
                         path, n * 8, done * 8);
             return -1;
         }
     }
     if (fgetc(f) != EOF) {
-        set_err(err, errlen, "file %s: unexpected trailing data after %zu values", path, n);
+        mt_errbuf_set(err, errlen, "file %s: unexpected trailing data after %zu values", path, n);
         return -1;
     }
     return 0;
@@ -449,7 +439,7 @@ int mt_npy_load(const char *path, double **data, int *ndim, int shape[4], char *
     if (data)
         *data = NULL;
     if (!path || !data || !ndim || !shape) {
-        set_err(err, errlen, "mt_npy_load: %s is NULL", !path ? "path" : !data ? "data"
+        mt_errbuf_set(err, errlen, "mt_npy_load: %s is NULL", !path ? "path" : !data ? "data"
                 : !ndim ? "ndim" : "shape");
         return -1;
     }
@@ -460,7 +450,7 @@ int mt_npy_load(const char *path, double **data, int *ndim, int shape[4], char *
         return -1;
     double *buf = malloc(n ? n * sizeof(double) : 1);
     if (!buf) {
-        set_err(err, errlen, "file %s: out of memory for %zu values", path, n);
+        mt_errbuf_set(err, errlen, "file %s: out of memory for %zu values", path, n);
         fclose(f);
         return -1;
     }
@@ -480,11 +470,11 @@ int mt_npy_load_into(const char *path, double *dst, int ndim, const int *shape, 
                      size_t errlen)
 {
     if (!path || (ndim > 0 && !shape)) {
-        set_err(err, errlen, "mt_npy_load_into: %s is NULL", !path ? "path" : "shape");
+        mt_errbuf_set(err, errlen, "mt_npy_load_into: %s is NULL", !path ? "path" : "shape");
         return -1;
     }
     if (ndim < 0 || ndim > NPY_MAX_DIMS) {
-        set_err(err, errlen, "mt_npy_load_into: file %s: ndim %d, expected 0 to %d", path, ndim,
+        mt_errbuf_set(err, errlen, "mt_npy_load_into: file %s: ndim %d, expected 0 to %d", path, ndim,
                 NPY_MAX_DIMS);
         return -1;
     }
@@ -498,20 +488,20 @@ int mt_npy_load_into(const char *path, double *dst, int ndim, const int *shape, 
         same = sh[i] == shape[i];
     if (!same) {
         char a[96], b[96];
-        set_err(err, errlen, "file %s: shape %s but expected %s", path,
+        mt_errbuf_set(err, errlen, "file %s: shape %s but expected %s", path,
                 shape_str(a, sizeof a, nd, sh), shape_str(b, sizeof b, ndim, shape));
         fclose(f);
         return -1;
     }
     if (n > 0 && !dst) {
-        set_err(err, errlen, "mt_npy_load_into: file %s: dst is NULL", path);
+        mt_errbuf_set(err, errlen, "mt_npy_load_into: file %s: dst is NULL", path);
         fclose(f);
         return -1;
     }
     /* Read into a scratch buffer so that dst stays untouched if the read fails half-way. */
     double *tmp = malloc(n ? n * sizeof(double) : 1);
     if (!tmp) {
-        set_err(err, errlen, "file %s: out of memory for %zu values", path, n);
+        mt_errbuf_set(err, errlen, "file %s: out of memory for %zu values", path, n);
         fclose(f);
         return -1;
     }
@@ -570,35 +560,35 @@ int mt_npy_save(const char *path, const double *data, int ndim, const int *shape
                 size_t errlen)
 {
     if (!path) {
-        set_err(err, errlen, "mt_npy_save: path is NULL");
+        mt_errbuf_set(err, errlen, "mt_npy_save: path is NULL");
         return -1;
     }
     if (ndim < 0 || ndim > NPY_MAX_DIMS) {
-        set_err(err, errlen, "mt_npy_save: file %s: ndim %d, expected 0 to %d", path, ndim,
+        mt_errbuf_set(err, errlen, "mt_npy_save: file %s: ndim %d, expected 0 to %d", path, ndim,
                 NPY_MAX_DIMS);
         return -1;
     }
     if (ndim > 0 && !shape) {
-        set_err(err, errlen, "mt_npy_save: file %s: shape is NULL", path);
+        mt_errbuf_set(err, errlen, "mt_npy_save: file %s: shape is NULL", path);
         return -1;
     }
     int ok;
     size_t n = shape_numel(ndim, shape, &ok);
     if (!ok) {
         char s[96];
-        set_err(err, errlen, "mt_npy_save: file %s: invalid shape %s", path,
+        mt_errbuf_set(err, errlen, "mt_npy_save: file %s: invalid shape %s", path,
                 shape_str(s, sizeof s, ndim, shape));
         return -1;
     }
     if (n > 0 && !data) {
-        set_err(err, errlen, "mt_npy_save: file %s: data is NULL", path);
+        mt_errbuf_set(err, errlen, "mt_npy_save: file %s: data is NULL", path);
         return -1;
     }
 
     size_t pl = strlen(path);
     char *tmp = malloc(pl + 5);
     if (!tmp) {
-        set_err(err, errlen, "file %s: out of memory", path);
+        mt_errbuf_set(err, errlen, "file %s: out of memory", path);
         return -1;
     }
     memcpy(tmp, path, pl);
@@ -607,7 +597,7 @@ int mt_npy_save(const char *path, const double *data, int ndim, const int *shape
     errno = 0;
     FILE *f = fopen(tmp, "wb");
     if (!f) {
-        set_err(err, errlen, "file %s: cannot create %s: %s", path, tmp,
+        mt_errbuf_set(err, errlen, "file %s: cannot create %s: %s", path, tmp,
                 strerror(errno ? errno : EIO));
         free(tmp);
         return -1;
@@ -620,7 +610,7 @@ int mt_npy_save(const char *path, const double *data, int ndim, const int *shape
         saved = errno;
     }
     if (rc < 0) {
-        set_err(err, errlen, "file %s: cannot write %s: %s", path, tmp,
+        mt_errbuf_set(err, errlen, "file %s: cannot write %s: %s", path, tmp,
                 strerror(saved ? saved : EIO));
         remove(tmp);
         free(tmp);
@@ -628,7 +618,7 @@ int mt_npy_save(const char *path, const double *data, int ndim, const int *shape
     }
     errno = 0;
     if (rename(tmp, path) != 0) {
-        set_err(err, errlen, "file %s: cannot rename %s over it: %s", path, tmp,
+        mt_errbuf_set(err, errlen, "file %s: cannot rename %s over it: %s", path, tmp,
                 strerror(errno ? errno : EIO));
         remove(tmp);
         free(tmp);

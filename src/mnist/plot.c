@@ -3,10 +3,11 @@
  * legend placed wherever the curves leave room. */
 #include "plot.h"
 
+#include "mytorch/io.h"
+
 #include <cairo.h>
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,15 +26,6 @@ static const rgb C_FRAME = { 0.55, 0.56, 0.60 };
 static const rgb C_ACC   = { 0.12, 0.40, 0.75 };
 static const rgb C_LOSS  = { 0.90, 0.45, 0.05 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static void set_rgb(cairo_t *cr, rgb c) { cairo_set_source_rgb(cr, c.r, c.g, c.b); }
 
@@ -570,22 +562,22 @@ int mt_plot_accuracy(const char *path, const char *title, const mt_plot_point *p
                      char *err, size_t errlen)
 {
     if (!path) {
-        set_err(err, errlen, "mt_plot_accuracy: path is NULL");
+        mt_errbuf_set(err, errlen, "mt_plot_accuracy: path is NULL");
         return -1;
     }
     if (n < 1 || !pts) {
-        set_err(err, errlen, "mt_plot_accuracy: file %s: no points to plot (n = %d%s)", path, n,
+        mt_errbuf_set(err, errlen, "mt_plot_accuracy: file %s: no points to plot (n = %d%s)", path, n,
                 pts ? "" : ", pts is NULL");
         return -1;
     }
     for (int i = 0; i < n; i++) {
         if (!isfinite(pts[i].samples) || pts[i].samples < 0) {
-            set_err(err, errlen, "mt_plot_accuracy: file %s: point %d: samples seen is %g, "
+            mt_errbuf_set(err, errlen, "mt_plot_accuracy: file %s: point %d: samples seen is %g, "
                     "expected a finite number >= 0", path, i, pts[i].samples);
             return -1;
         }
         if (!(pts[i].accuracy >= 0 && pts[i].accuracy <= 1)) {
-            set_err(err, errlen, "mt_plot_accuracy: file %s: point %d: accuracy is %g, "
+            mt_errbuf_set(err, errlen, "mt_plot_accuracy: file %s: point %d: accuracy is %g, "
                     "expected a value in [0, 1]", path, i, pts[i].accuracy);
             return -1;
         }
@@ -597,7 +589,7 @@ int mt_plot_accuracy(const char *path, const char *title, const mt_plot_point *p
                                                        MT_PLOT_HEIGHT);
     cairo_t *cr = cairo_create(surf);
     if (cairo_status(cr) != CAIRO_STATUS_SUCCESS) {
-        set_err(err, errlen, "mt_plot_accuracy: file %s: cannot create a cairo surface: %s",
+        mt_errbuf_set(err, errlen, "mt_plot_accuracy: file %s: cannot create a cairo surface: %s",
                 path, cairo_status_to_string(cairo_status(cr)));
         cairo_destroy(cr);
         cairo_surface_destroy(surf);
@@ -614,7 +606,7 @@ int mt_plot_accuracy(const char *path, const char *title, const mt_plot_point *p
     cairo_status_t st = cairo_status(cr);
     cairo_destroy(cr);
     if (st != CAIRO_STATUS_SUCCESS) {
-        set_err(err, errlen, "mt_plot_accuracy: file %s: drawing failed: %s", path,
+        mt_errbuf_set(err, errlen, "mt_plot_accuracy: file %s: drawing failed: %s", path,
                 cairo_status_to_string(st));
         cairo_surface_destroy(surf);
         return -1;
@@ -624,7 +616,7 @@ int mt_plot_accuracy(const char *path, const char *title, const mt_plot_point *p
     size_t pl = strlen(path);
     char *tmp = malloc(pl + 5);
     if (!tmp) {
-        set_err(err, errlen, "file %s: out of memory", path);
+        mt_errbuf_set(err, errlen, "file %s: out of memory", path);
         cairo_surface_destroy(surf);
         return -1;
     }
@@ -635,7 +627,7 @@ int mt_plot_accuracy(const char *path, const char *title, const mt_plot_point *p
     errno = 0;
     FILE *fp = fopen(tmp, "wb");
     if (!fp) {
-        set_err(err, errlen, "file %s: cannot create %s: %s", path, tmp,
+        mt_errbuf_set(err, errlen, "file %s: cannot create %s: %s", path, tmp,
                 strerror(errno ? errno : EIO));
         goto done;
     }
@@ -647,14 +639,14 @@ int mt_plot_accuracy(const char *path, const char *title, const mt_plot_point *p
         saved = errno;
     }
     if (st != CAIRO_STATUS_SUCCESS) {
-        set_err(err, errlen, "file %s: cannot write PNG to %s: %s", path, tmp,
+        mt_errbuf_set(err, errlen, "file %s: cannot write PNG to %s: %s", path, tmp,
                 saved ? strerror(saved) : cairo_status_to_string(st));
         remove(tmp);
         goto done;
     }
     errno = 0;
     if (rename(tmp, path) != 0) {
-        set_err(err, errlen, "file %s: cannot rename %s over it: %s", path, tmp,
+        mt_errbuf_set(err, errlen, "file %s: cannot rename %s over it: %s", path, tmp,
                 strerror(errno ? errno : EIO));
         remove(tmp);
         goto done;
