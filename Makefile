@@ -7,7 +7,7 @@ CC      ?= cc
 BUILD   := build
 OPT     ?= -O3
 CFLAGS  ?= $(OPT) -g
-WARN    := -std=c11 -Wall -Wextra -Wpedantic
+WARN    := -std=c11 -Wall -Wextra -Wpedantic -Werror=implicit-function-declaration
 CPPFLAGS_ALL = -Iinclude -D_POSIX_C_SOURCE=200809L -DMT_SOURCE_DIR=\"$(CURDIR)\"
 SAN     ?=
 
@@ -41,18 +41,11 @@ PROGRAMS := $(BUILD)/bin/mytorch-mnist $(BUILD)/bin/mytorch-gradcheck
 .PHONY: all lib test mnist gradcheck bench memcheck asan deps ensure-deps install clean \
         _all _test _mnist _gradcheck _bench _memcheck
 
-all: ensure-deps
-	@$(MAKE) --no-print-directory _all
-test: ensure-deps
-	@$(MAKE) --no-print-directory _test
-mnist: ensure-deps
-	@$(MAKE) --no-print-directory _mnist
-gradcheck: ensure-deps
-	@$(MAKE) --no-print-directory _gradcheck
-bench: ensure-deps
-	@$(MAKE) --no-print-directory _bench
-memcheck: ensure-deps
-	@$(MAKE) --no-print-directory _memcheck
+# Each entry point first makes sure the packages are there, then runs its _target in a fresh
+# make (so that pkg-config is asked only once they are).
+PUBLIC := all test mnist gradcheck bench memcheck
+$(PUBLIC): ensure-deps
+	@$(MAKE) --no-print-directory _$@
 
 # Installs the Debian packages when pkg-config cannot find them: as root with apt-get,
 # otherwise prints the exact command and stops.
@@ -87,7 +80,7 @@ $(STATIC): $(LIB_OBJ)
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
 $(SHARED): $(PIC_OBJ)
-	$(CC) -shared -o $@ $^ $(LIB_LIBS)
+	$(CC) -shared -Wl,--no-undefined -o $@ $^ $(LIB_LIBS)
 
 # programs that draw: compiled with cairo's flags
 $(BUILD)/cairo/%.o: %.c
@@ -128,7 +121,7 @@ _memcheck: $(TESTS)
 	if [ $$fail = 0 ]; then echo "memcheck: all suites clean"; else echo "memcheck: FAILED"; exit 1; fi
 
 # AddressSanitizer build of the suites in a separate tree.
-asan:
+asan: ensure-deps
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer" _test
 
 BENCH_SRC := $(wildcard tests/bench/*.c)

@@ -1125,6 +1125,9 @@ mt_gc_status mt_gc_check(const mt_gc_func *f, const mt_gc_options *o_in, mt_gc_r
     c->o = o_in;
     c->r = r;
     mt_rng_seed(&c->rng, o_in->seed ^ hash_names(f));
+    mt_error_fn saved_handler = NULL;
+    void *saved_user = NULL;
+    bool handler_set = false;
 
     r->status = MT_GC_FAIL;
     if (f->defect) {
@@ -1149,7 +1152,9 @@ mt_gc_status mt_gc_check(const mt_gc_func *f, const mt_gc_options *o_in, mt_gc_r
     }
 
     c->arena = mt_arena_new();
+    mt_get_error_handler(&saved_handler, &saved_user);   /* the caller's, restored at the end */
     mt_set_error_handler(capture_error, c);
+    handler_set = true;
     if (f->op && mt_op_registered(f->op)) {
         c->npaths = 3;
         c->paths[0].kind = PATH_TOPO;
@@ -1215,7 +1220,7 @@ mt_gc_status mt_gc_check(const mt_gc_func *f, const mt_gc_options *o_in, mt_gc_r
     }
 
 out:
-    mt_set_error_handler(NULL, NULL);
+    if (handler_set) mt_set_error_handler(saved_handler, saved_user);
     mt_arena_free(c->arena);
     for (int i = 0; i < MT_GC_MAX_INPUTS; i++) {
         free(c->x[i]); free(c->num[i]); free(c->fwd[i]); free(c->bwd[i]); free(c->kink[i]);
@@ -1429,14 +1434,27 @@ int mt_gc_run(const mt_gc_func *fs, int n, const mt_gc_options *o_in, FILE *out)
     return failed + errors;
 }
 
-int mt_gc_check_all(FILE *out)
+int mt_gc_check_all(FILE *out, bool quiet, int *ncases)
 {
     mt_gc_func *fs = NULL;
     int n = mt_gc_cases_default(&fs);
-    if (n < 0) { fprintf(stderr, "mytorch-gradcheck: out of memory\n"); return 1; }
+    if (ncases) *ncases = n;
+    if (n < 0) { fprintf(out, "gradcheck: out of memory\n"); return 1; }
     mt_gc_options o;
     mt_gc_options_init(&o);
-    int failed = mt_gc_run(fs, n, &o, out);
+    int failed = 0;
+    if (!quiet) failed = mt_gc_run(fs, n, &o, out);
+    else
+        for (int i = 0; i < n; i++) {
+            mt_gc_result r;
+            if (mt_gc_check(&fs[i], &o, &r) == MT_GC_FAIL) {
+                char cmd[512];
+                failed++;
+                fprintf(out, "gradcheck FAIL: %s [%s]\n%s  re-run: %s\n", fs[i].name,
+                        fs[i].case_name, r.text, mt_gc_rerun_command(&fs[i], &o, cmd, sizeof cmd));
+            }
+            mt_gc_result_free(&r);
+        }
     mt_gc_cases_free(fs, n);
     return failed;
 }

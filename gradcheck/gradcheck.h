@@ -29,7 +29,7 @@
  *
  * Evaluations run in a scratch arena that is reset after each one, so memory stays bounded.
  * While mt_gc_check runs it installs its own error handler (library errors become part of the
- * result) and turns it back to the default when it returns.
+ * result) and puts the caller's handler back when it returns.
  *
  * Ownership: a mt_gc_func owns its `self` when it has a release function (mt_gc_func_release calls
  * it); mt_gc_cases_default returns an array that mt_gc_cases_free releases; a mt_gc_result holds
@@ -191,9 +191,11 @@ int mt_gc_run(const mt_gc_func *fs, int n, const mt_gc_options *o, FILE *out);
 int  mt_gc_cases_default(mt_gc_func **out);
 void mt_gc_cases_free(mt_gc_func *fs, int n);
 
-/* Checks every default case with default options and prints as mt_gc_run does: for programs
- * that want to refuse to run on a broken library. Returns the number failed. */
-int  mt_gc_check_all(FILE *out);
+/* Checks every default case with default options: for programs that want to refuse to run on
+ * a broken library. Prints as mt_gc_run does, or, when quiet, only each failure in full with
+ * the command that re-runs it. Returns the number failed; *ncases (when not NULL) gets the
+ * number of cases. */
+int  mt_gc_check_all(FILE *out, bool quiet, int *ncases);
 
 /* ---- heatmaps (heatmap.c, cairo) ------------------------------------------------------------- */
 

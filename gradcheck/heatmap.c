@@ -5,7 +5,10 @@
  * look equal, the difference has its own, and failing entries are outlined. */
 #include "gradcheck.h"
 
+#include "mytorch/io.h"
+
 #include <cairo.h>
+#include <errno.h>
 #include <fontconfig/fontconfig.h>
 #include <math.h>
 #include <string.h>
@@ -155,6 +158,35 @@ static void draw_panel(cairo_t *cr, const panel *p, const mt_gc_func *f, const m
     text(cr, x0, by + BAR_H + 29, 9.5, false, 0, p->note);
 }
 
+/* PNG bytes from cairo go to the stream; the first failed fwrite's errno is kept, because
+ * cairo and libpng may call other functions before the failure reaches write_png. */
+typedef struct png_sink {
+    FILE *f;
+    int err;
+} png_sink;
+
+static cairo_status_t png_chunk(void *closure, const unsigned char *data, unsigned int len)
+{
+    png_sink *s = closure;
+    errno = 0;
+    if (fwrite(data, 1, len, s->f) == len)
+        return CAIRO_STATUS_SUCCESS;
+    if (!s->err)
+        s->err = errno ? errno : EIO;
+    return CAIRO_STATUS_WRITE_ERROR;
+}
+
+/* The mt_write_file_atomic callback: encodes the surface (user) as a PNG into f. */
+static int write_png(FILE *f, void *user)
+{
+    png_sink s = { f, 0 };
+    cairo_status_t st = cairo_surface_write_to_png_stream(user, png_chunk, &s);
+    if (st == CAIRO_STATUS_SUCCESS)
+        return 0;
+    errno = s.err ? s.err : st == CAIRO_STATUS_NO_MEMORY ? ENOMEM : EIO;
+    return -1;
+}
+
 char *mt_gc_heatmap_path(const char *dir, const mt_gc_func *f, char *buf, size_t n)
 {
     char name[2 * MT_GC_NAME_MAX + 4];
@@ -172,7 +204,7 @@ int mt_gc_heatmap_write(const char *path, const mt_gc_func *f, const mt_gc_resul
 {
     const mt_gc_jacobian *J = &r->jac;
     if (!J->numerical || !J->analytical || J->nout == 0 || J->ncols == 0) {
-        snprintf(err, errlen, "%s: no Jacobian to draw", path);
+        mt_errbuf_set(err, errlen, "file %s: no Jacobian to draw", path);
         return -1;
     }
     double cell = floor(fmin(420.0 / (double)J->ncols, 300.0 / (double)J->nout));
@@ -183,8 +215,8 @@ int mt_gc_heatmap_write(const char *path, const mt_gc_func *f, const mt_gc_resul
     double width = MARGIN * 2 + LABEL_W + 3 * pw + 2 * GAP;
     double height = MARGIN + TITLE_H + HEAD_H + gh + FOOT_H + MARGIN;
     if (width > 30000 || height > 30000) {
-        snprintf(err, errlen, "%s: the Jacobian (%zu x %zu) is too large to draw", path, J->nout,
-                 J->ncols);
+        mt_errbuf_set(err, errlen, "file %s: the Jacobian (%zu x %zu) is too large to draw", path,
+                      J->nout, J->ncols);
         return -1;
     }
 
@@ -245,15 +277,17 @@ int mt_gc_heatmap_write(const char *path, const mt_gc_func *f, const mt_gc_resul
         draw_panel(cr, &panels[k], f, J, x0, y0, cell, pw, k == 0);
     }
 
+    cairo_status_t st = cairo_status(cr);
     cairo_destroy(cr);
-    cairo_surface_flush(surf);
-    cairo_status_t st = cairo_surface_write_to_png(surf, path);
-    cairo_surface_destroy(surf);
     if (st != CAIRO_STATUS_SUCCESS) {
-        snprintf(err, errlen, "%s: cannot write the PNG: %s", path, cairo_status_to_string(st));
+        mt_errbuf_set(err, errlen, "file %s: drawing failed: %s", path, cairo_status_to_string(st));
+        cairo_surface_destroy(surf);
         return -1;
     }
-    return 0;
+    /* Through PATH.tmp and a rename, so a failed write never leaves a half-written PNG. */
+    int rc = mt_write_file_atomic(path, write_png, surf, err, errlen);
+    cairo_surface_destroy(surf);
+    return rc;
 }
 
 void mt_gc_heatmap_shutdown(void)

@@ -13,6 +13,12 @@ static _Thread_local mt_error_fn handler;
 static _Thread_local void *handler_user;
 
 void mt_set_error_handler(mt_error_fn fn, void *user) { handler = fn; handler_user = user; }
+
+void mt_get_error_handler(mt_error_fn *fn, void **user)
+{
+    if (fn) *fn = handler;
+    if (user) *user = handler_user;
+}
 const char *mt_last_error(void) { return last_error; }
 void mt_clear_error(void) { last_error[0] = '\0'; }
 

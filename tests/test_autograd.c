@@ -10,29 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void teardown(void) { mt_shutdown(); }
+#include "test_util.h"
 
-/* ---- errors --------------------------------------------------------------------------------- */
-
-typedef struct error_log {
-    int  count;
-    char last[512];
-} error_log;
-
-static error_log errors;
-
-static void log_error(const char *message, void *user)
-{
-    error_log *log = user;
-    log->count++;
-    snprintf(log->last, sizeof log->last, "%s", message);
-}
-
-static void capture_errors(void)
-{
-    memset(&errors, 0, sizeof errors);
-    mt_set_error_handler(log_error, &errors);
-}
+static error_log errors; /* filled by capture_errors(&errors) */
 
 /* ---- the worked example ------------------------------------------------------------------------ */
 
@@ -262,7 +242,7 @@ END_TEST
 
 START_TEST(requires_grad_off_should_be_refused_on_a_non_leaf)
 {
-    capture_errors();
+    capture_errors(&errors);
     mt_tensor *a = mt_requires_grad(mt_scalar(2.0), true);
     mt_tensor *y = mt_mul(a, a);
     ck_assert_ptr_eq(mt_requires_grad(y, false), y);
@@ -282,7 +262,7 @@ END_TEST
 
 START_TEST(make_parameter_should_set_requires_grad_and_keep_it)
 {
-    capture_errors();
+    capture_errors(&errors);
     mt_tensor *w = mt_zeros(MT_SHAPE(3, 2));
     ck_assert(!w->requires_grad && !w->is_parameter);
     ck_assert_ptr_eq(mt_make_parameter(w), w);
@@ -298,7 +278,7 @@ END_TEST
 
 START_TEST(make_parameter_should_be_refused_for_a_non_leaf)
 {
-    capture_errors();
+    capture_errors(&errors);
     mt_tensor *a = mt_requires_grad(mt_scalar(2.0), true);
     mt_tensor *y = mt_exp(a);
     mt_make_parameter(y);
@@ -329,7 +309,7 @@ END_TEST
 
 START_TEST(backward_without_grad_should_report_and_return_minus_one)
 {
-    capture_errors();
+    capture_errors(&errors);
     mt_tensor *x = mt_ones(MT_SHAPE(2));
     mt_tensor *y = mt_sum(mt_mul(x, x));
     ck_assert_int_eq(mt_backward(y), -1);
@@ -744,7 +724,7 @@ END_TEST
 
 START_TEST(backward_should_refuse_an_unknown_traversal)
 {
-    capture_errors();
+    capture_errors(&errors);
     mt_tensor *x = mt_requires_grad(mt_scalar(2.0), true);
     mt_tensor *y = mt_mul(x, x);
     ck_assert_int_eq(mt_backward_ex(y, NULL, (mt_traversal)7), -1);
@@ -758,7 +738,7 @@ END_TEST
  * past the end of it), and leave grad mode, the current arena and the engine as they were. */
 START_TEST(backward_failing_midway_should_report_and_restore_the_engine)
 {
-    capture_errors();
+    capture_errors(&errors);
     for (int t = 0; t < 2; t++) {
         mt_traversal how = t ? MT_TOPO : MT_DFS;
         errors.count = 0;
@@ -855,7 +835,7 @@ END_TEST
 
 START_TEST(error_messages_may_quote_the_last_error)
 {
-    capture_errors();
+    capture_errors(&errors);
     mt_error("first: %d", 1);
     mt_error("second, after \"%s\"", mt_last_error());
     ck_assert_str_eq(mt_last_error(), "second, after \"first: 1\"");
@@ -921,11 +901,4 @@ static Suite *autograd_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(autograd_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+int main(void) { return run_suite(autograd_suite()); }

@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static void teardown(void) { mt_shutdown(); }
+#include "test_util.h"
 
 /* after a heatmap: cairo and fontconfig keep font caches until exit otherwise */
 static void teardown_fonts(void)
@@ -20,8 +20,6 @@ static void teardown_fonts(void)
     mt_gc_heatmap_shutdown();
     mt_shutdown();
 }
-
-#define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 /* ---- ops, right and broken -------------------------------------------------------------------- */
 
@@ -415,7 +413,7 @@ START_TEST(default_cases_should_hold_every_case_of_every_op)
     }
     const char *modules[] = { "nn.Linear", "nn.ReLU", "nn.BatchNorm1d", "nn.CrossEntropyLoss",
                               "nn.functional.log_softmax", "nn.MLP" };
-    for (int m = 0; m < COUNT(modules); m++) {
+    for (int m = 0; m < N_OF(modules); m++) {
         bool found = false;
         for (int j = 0; j < n && !found; j++) found = strcmp(fs[j].name, modules[m]) == 0;
         ck_assert_msg(found, "%s is not checked", modules[m]);
@@ -590,11 +588,4 @@ static Suite *gradcheck_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(gradcheck_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+int main(void) { return run_suite(gradcheck_suite()); }

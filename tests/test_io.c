@@ -1,19 +1,23 @@
 /* test_io.c: Check suite for include/mytorch/io.h: the IDX/MNIST loader against the committed
  * data and hand-made broken files, and the .npy reader/writer against files written by numpy
- * (tests/fixtures/npy, made by tests/fixtures/gen_npy.py) and against itself. */
+ * (tests/fixtures/npy, made by tests/fixtures/gen_npy.py) and against itself; and writing
+ * through PATH.tmp (mt_write_file_atomic) with failures injected at each step. */
 #ifndef _XOPEN_SOURCE
-#define _XOPEN_SOURCE 700 /* mkdtemp, nftw, chmod, geteuid */
+#define _XOPEN_SOURCE 700 /* mkdtemp, nftw, chmod, geteuid, setrlimit */
 #endif
 
 #include "mytorch/io.h"
 
 #include <check.h>
+#include <errno.h>
 #include <ftw.h>
 #include <math.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -922,6 +926,181 @@ START_TEST(npy_load_should_survive_every_truncation_and_corruption)
 }
 END_TEST
 
+/* ---- writing files through PATH.tmp -------------------------------------------------------- */
+
+static int g_writes; /* calls of the write callbacks below */
+
+/* Writes the string user. */
+static int write_text(FILE *f, void *user)
+{
+    g_writes++;
+    return fputs(user, f) == EOF ? -1 : 0;
+}
+
+/* Writes the string user to the disk, then fails the way a full disk does. */
+static int write_then_fail(FILE *f, void *user)
+{
+    g_writes++;
+    fputs(user, f);
+    fflush(f);
+    errno = ENOSPC;
+    return -1;
+}
+
+/* Writes 4 KiB, ignores whether that worked, and claims success. */
+static int write_ignoring_errors(FILE *f, void *user)
+{
+    static const char block[4096];
+    (void)user;
+    g_writes++;
+    fwrite(block, 1, sizeof block, f);
+    return 0;
+}
+
+static void assert_file_is(const char *path, const char *text)
+{
+    size_t n;
+    unsigned char *got = read_bytes(path, &n);
+    ck_assert_msg(n == strlen(text) && memcmp(got, text, n) == 0, "%s does not hold \"%s\"", path,
+                  text);
+    free(got);
+}
+
+START_TEST(write_file_atomic_should_write_the_file_and_leave_no_tmp)
+{
+    char path[512], tmp[520], err[512] = "";
+    TMP(path, "a.txt");
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    g_writes = 0;
+    ck_assert_int_eq(mt_write_file_atomic(path, write_text, "hello\n", err, sizeof err), 0);
+    ck_assert_int_eq(g_writes, 1);
+    assert_file_is(path, "hello\n");
+    ck_assert(!file_exists(tmp));
+
+    /* An existing file is replaced, and so is a PATH.tmp left behind by a crash. */
+    write_bytes(tmp, "stale bytes from an earlier run", 31);
+    ck_assert_int_eq(mt_write_file_atomic(path, write_text, "bye", err, sizeof err), 0);
+    assert_file_is(path, "bye");
+    ck_assert(!file_exists(tmp));
+
+    /* An empty file is a file. */
+    ck_assert_int_eq(mt_write_file_atomic(path, write_text, "", err, sizeof err), 0);
+    assert_file_is(path, "");
+}
+END_TEST
+
+START_TEST(write_file_atomic_should_keep_the_old_file_when_the_write_fails)
+{
+    char path[512], tmp[520], err[512] = "", want[1200];
+    TMP(path, "b.txt");
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    snprintf(want, sizeof want, "file %s: cannot write %s: No space left on device", path, tmp);
+
+    /* No PATH before: none after, and no PATH.tmp. */
+    errno = 0;
+    ck_assert_int_eq(mt_write_file_atomic(path, write_then_fail, "partial", err, sizeof err), -1);
+    ck_assert_int_eq(errno, ENOSPC);
+    ck_assert_str_eq(err, want);
+    ck_assert(!file_exists(path));
+    ck_assert(!file_exists(tmp));
+
+    /* An existing PATH stays exactly as it was. */
+    write_bytes(path, "old\n", 4);
+    ck_assert_int_eq(mt_write_file_atomic(path, write_then_fail, "partial", err, sizeof err), -1);
+    ck_assert_str_eq(err, want);
+    assert_file_is(path, "old\n");
+    ck_assert(!file_exists(tmp));
+
+    /* A short write the callback did not notice is caught: files may not grow past 16 bytes. */
+    struct rlimit old, small;
+    ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+    small = old;
+    small.rlim_cur = 16;
+    void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
+    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &small), 0);
+    int rc = mt_write_file_atomic(path, write_ignoring_errors, NULL, err, sizeof err);
+    setrlimit(RLIMIT_FSIZE, &old);
+    signal(SIGXFSZ, prev);
+    ck_assert_int_eq(rc, -1);
+    ASSERT_ERR_HAS(err, path);
+    ASSERT_ERR_HAS(err, "File too large");
+    assert_file_is(path, "old\n");
+    ck_assert(!file_exists(tmp));
+}
+END_TEST
+
+START_TEST(write_file_atomic_should_fail_cleanly_in_an_unwritable_directory)
+{
+    char path[512], tmp[520], err[512] = "", want[1200];
+    TMP(path, "missing/c.txt");
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    g_writes = 0;
+    ck_assert_int_eq(mt_write_file_atomic(path, write_text, "x", err, sizeof err), -1);
+    snprintf(want, sizeof want, "file %s: cannot create %s: No such file or directory", path, tmp);
+    ck_assert_str_eq(err, want);
+    ck_assert_int_eq(g_writes, 0);
+    ck_assert(!file_exists(path));
+    ck_assert(!file_exists(tmp));
+
+    /* A parent that is a regular file is unwritable even for root. */
+    char parent[512];
+    TMP(parent, "plain");
+    write_bytes(parent, "x", 1);
+    TMP(path, "plain/c.txt");
+    ck_assert_int_eq(mt_write_file_atomic(path, write_text, "x", err, sizeof err), -1);
+    ASSERT_ERR_HAS(err, "Not a directory");
+
+    /* A read-only directory (only meaningful when not root: root may write anywhere). */
+    if (geteuid() != 0) {
+        char dir[512];
+        TMP(dir, "ro");
+        ck_assert_int_eq(mkdir(dir, 0500), 0);
+        TMP(path, "ro/c.txt");
+        snprintf(tmp, sizeof tmp, "%s.tmp", path);
+        ck_assert_int_eq(mt_write_file_atomic(path, write_text, "x", err, sizeof err), -1);
+        ASSERT_ERR_HAS(err, "Permission denied");
+        ck_assert(!file_exists(path));
+        ck_assert(!file_exists(tmp));
+        chmod(dir, 0700);
+    }
+    ck_assert_int_eq(g_writes, 0);
+}
+END_TEST
+
+START_TEST(write_file_atomic_should_remove_the_tmp_when_the_rename_fails)
+{
+    char path[512], tmp[520], inside[600], err[512] = "";
+    TMP(path, "adir");   /* PATH is a non-empty directory: rename cannot replace it */
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    ck_assert_int_eq(mkdir(path, 0700), 0);
+    snprintf(inside, sizeof inside, "%s/keep", path);
+    write_bytes(inside, "k", 1);
+    errno = 0;
+    ck_assert_int_eq(mt_write_file_atomic(path, write_text, "x", err, sizeof err), -1);
+    ck_assert_int_eq(errno, EISDIR);
+    ASSERT_ERR_HAS(err, path);
+    ASSERT_ERR_HAS(err, "cannot rename");
+    ASSERT_ERR_HAS(err, "Is a directory");
+    ck_assert(!file_exists(tmp));
+    assert_file_is(inside, "k");
+}
+END_TEST
+
+START_TEST(write_file_atomic_should_reject_null_arguments)
+{
+    char path[512], err[512] = "";
+    TMP(path, "d.txt");
+    ck_assert_int_eq(mt_write_file_atomic(NULL, write_text, "x", err, sizeof err), -1);
+    ASSERT_ERR_HAS(err, "path is NULL");
+    ck_assert_int_eq(mt_write_file_atomic(path, NULL, NULL, err, sizeof err), -1);
+    ASSERT_ERR_HAS(err, "write is NULL");
+    ck_assert(!file_exists(path));
+    /* err may be NULL: the failure is still reported by the return value. */
+    ck_assert_int_eq(mt_write_file_atomic(path, write_then_fail, "x", NULL, 0), -1);
+    ck_assert(!file_exists(path));
+}
+END_TEST
+
 /* ---- runner ------------------------------------------------------------------------------ */
 
 static Suite *io_suite(void)
@@ -968,6 +1147,15 @@ static Suite *io_suite(void)
     tcase_add_test(npy, npy_save_should_reject_bad_arguments);
     tcase_add_test(npy, npy_load_should_survive_every_truncation_and_corruption);
     suite_add_tcase(s, npy);
+
+    TCase *atomic = tcase_create("write_file_atomic");
+    tcase_add_unchecked_fixture(atomic, tmp_setup, tmp_teardown);
+    tcase_add_test(atomic, write_file_atomic_should_write_the_file_and_leave_no_tmp);
+    tcase_add_test(atomic, write_file_atomic_should_keep_the_old_file_when_the_write_fails);
+    tcase_add_test(atomic, write_file_atomic_should_fail_cleanly_in_an_unwritable_directory);
+    tcase_add_test(atomic, write_file_atomic_should_remove_the_tmp_when_the_rename_fails);
+    tcase_add_test(atomic, write_file_atomic_should_reject_null_arguments);
+    suite_add_tcase(s, atomic);
     return s;
 }
 

@@ -14,27 +14,12 @@
 
 #define NN_FIXTURES_MLP
 #include "fixtures/nn_fixtures.h"
+#include "test_util.h"
 
 #define BATCH 100
-#define N_OF(a) ((int)(sizeof(a) / sizeof((a)[0])))
+#define ABS_TOL 1e-300 /* the tolerances here are relative: where want is 0, got must be too */
 
 /* ---- helpers ---------------------------------------------------------------------------- */
-
-static void teardown(void) { mt_shutdown(); }
-
-static bool close_rel(double got, double want, double rel)
-{
-    return fabs(got - want) <= rel * fabs(want) + 1e-300;
-}
-
-/* Every entry to `rel` relative. */
-static void expect_close_rel(const char *what, const double *got, const double *want, size_t n,
-                             double rel)
-{
-    for (size_t i = 0; i < n; i++)
-        ck_assert_msg(close_rel(got[i], want[i], rel), "%s[%zu]: got %.17g, want %.17g", what, i,
-                      got[i], want[i]);
-}
 
 /* The fixture's initial state_dict, by key. */
 static const struct { const char *key; const double *values; size_t n; } init_weights[] = {
@@ -107,7 +92,8 @@ START_TEST(mlp_step_should_match_pytorch_loss_and_every_gradient)
     mt_tensor *x, *labels;
     fixture_batch(&x, &labels);
     double loss = forward_backward(mlp, x, labels, how);
-    ck_assert_msg(close_rel(loss, mlp_loss0, 1e-10), "loss %.17g, want %.17g", loss, mlp_loss0);
+    ck_assert_msg(is_close(loss, mlp_loss0, 1e-10, ABS_TOL), "loss %.17g, want %.17g", loss,
+                  mlp_loss0);
     mt_named_tensor sd[8];
     mt_module_state_dict(mlp, sd, 8);
     int g = 0;
@@ -123,7 +109,7 @@ START_TEST(mlp_step_should_match_pytorch_loss_and_every_gradient)
                 ck_assert_msg(fabs(got[k]) < 1e-14 && fabs(want[k]) < 1e-14,
                               "0.bias.grad[%zu]: got %g, want %g (both ~0)", k, got[k], want[k]);
         } else {
-            expect_close_rel(sd[i].name, got, want, want_grads[g].n, 1e-10);
+            expect_close(sd[i].name, got, want, want_grads[g].n, 1e-10, ABS_TOL);
         }
         g++;
     }
@@ -148,14 +134,14 @@ START_TEST(mlp_ten_sgd_steps_should_match_pytorch_losses)
         mt_sgd_step(opt);
         mt_arena_use(prev);
         mt_arena_reset(step);
-        ck_assert_msg(close_rel(loss, mlp_losses[s], 1e-9), "step %d: loss %.17g, want %.17g", s,
-                      loss, mlp_losses[s]);
+        ck_assert_msg(is_close(loss, mlp_losses[s], 1e-9, ABS_TOL),
+                      "step %d: loss %.17g, want %.17g", s, loss, mlp_losses[s]);
     }
     mt_named_tensor sd[8];
     mt_module_state_dict(mlp, sd, 8);
-    expect_close_rel("1.running_mean", sd[4].tensor->data, mlp_final_running_mean, 20, 1e-9);
-    expect_close_rel("1.running_var", sd[5].tensor->data, mlp_final_running_var, 20, 1e-9);
-    expect_close_rel("0.weight[0]", sd[0].tensor->data, mlp_final_0_weight_row0, 784, 1e-9);
+    expect_close("1.running_mean", sd[4].tensor->data, mlp_final_running_mean, 20, 1e-9, ABS_TOL);
+    expect_close("1.running_var", sd[5].tensor->data, mlp_final_running_var, 20, 1e-9, ABS_TOL);
+    expect_close("0.weight[0]", sd[0].tensor->data, mlp_final_0_weight_row0, 784, 1e-9, ABS_TOL);
     mt_arena_free(step);
     mt_sgd_free(opt);
     mt_module_free(mlp);
@@ -218,11 +204,4 @@ static Suite *mlp_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(mlp_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+int main(void) { return run_suite(mlp_suite()); }

@@ -13,47 +13,26 @@
 
 #define NN_FIXTURES_MODULES
 #include "fixtures/nn_fixtures.h"
+#include "test_util.h"
 
 #define REL_TOL 1e-10
 #define ABS_TOL 1e-12
-#define N_OF(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 /* ---- helpers ---------------------------------------------------------------------------- */
 
 static const mt_traversal traversals[] = { MT_DFS, MT_TOPO };
 
-static struct { int count; char last[512]; } errors;
+static error_log errors;
 
-static void count_error(const char *message, void *user)
-{
-    (void)user;
-    errors.count++;
-    snprintf(errors.last, sizeof errors.last, "%s", message);
-}
-
-static void setup(void)
-{
-    errors.count = 0;
-    errors.last[0] = '\0';
-    mt_set_error_handler(count_error, NULL);
-}
-
-static void teardown(void) { mt_shutdown(); }
-
-/* Asserts got[0..n) equals want[0..n) to REL_TOL relative (ABS_TOL near zero). */
-static void expect_close(const char *what, const double *got, const double *want, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        ck_assert_msg(fabs(got[i] - want[i]) <= ABS_TOL + REL_TOL * fabs(want[i]),
-                      "%s[%zu]: got %.17g, want %.17g", what, i, got[i], want[i]);
-}
+/* Checked setup: every test starts with no errors seen, and catches the ones it causes. */
+static void setup(void) { capture_errors(&errors); }
 
 /* Asserts t exists, has n elements and the wanted values. */
 static void expect_tensor(const char *what, const mt_tensor *t, const double *want, size_t n)
 {
     ck_assert_msg(t != NULL, "%s is NULL (last error: %s)", what, errors.last);
     ck_assert_msg(t->numel == n, "%s has %zu elements, want %zu", what, t->numel, n);
-    expect_close(what, t->data, want, n);
+    expect_close(what, t->data, want, n, REL_TOL, ABS_TOL);
 }
 
 /* The state_dict entry of m called key. */
@@ -223,10 +202,10 @@ static void check_cross_entropy(mt_shape s, const double *logits, const double *
     mt_tensor *loss = mt_cross_entropy_loss(x, y);
     ck_assert_msg(loss != NULL, "loss is NULL: %s", errors.last);
     ck_assert_int_eq(loss->shape.ndim, 0);
-    expect_close("loss", loss->data, &want_loss, 1);
+    expect_close("loss", loss->data, &want_loss, 1, REL_TOL, ABS_TOL);
     ck_assert_msg(isfinite(loss->data[0]), "loss is not finite");
     mt_backward_ex(loss, NULL, how);
-    expect_close("logits.grad", x->grad->data, want_grad, x->numel);
+    expect_close("logits.grad", x->grad->data, want_grad, x->numel, REL_TOL, ABS_TOL);
     ck_assert_ptr_null(y->grad);
     ck_assert_int_eq(errors.count, 0);
 }
@@ -535,11 +514,4 @@ static Suite *nn_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(nn_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+int main(void) { return run_suite(nn_suite()); }

@@ -14,6 +14,7 @@
 
 #define CORE_FIXTURES_OPS
 #include "fixtures/core_fixtures.h"
+#include "test_util.h"
 
 #define REL_TOL 1e-12
 #define ABS_TOL 1e-14
@@ -33,11 +34,6 @@ static mt_tensor *cf_make(const cf_tensor *t)
     return mt_from_data(cf_shape(t->ndim, t->dim), t->data);
 }
 
-static bool close_enough(double got, double want)
-{
-    return fabs(got - want) <= ABS_TOL + REL_TOL * fabs(want);
-}
-
 /* Asserts t has the fixture's shape and values (to REL_TOL / ABS_TOL). */
 static void expect_tensor(const char *what, const char *case_name, const mt_tensor *t,
                           int ndim, const int *dim, const double *want)
@@ -49,8 +45,8 @@ static void expect_tensor(const char *what, const char *case_name, const mt_tens
                   mt_shape_str(t->shape, got_s, sizeof got_s), mt_shape_str(ws, want_s, sizeof want_s));
     ck_assert_uint_eq(t->numel, mt_shape_numel(ws));
     for (size_t i = 0; i < t->numel; i++)
-        ck_assert_msg(close_enough(t->data[i], want[i]), "%s %s[%zu]: got %.17g, want %.17g",
-                      case_name, what, i, t->data[i], want[i]);
+        ck_assert_msg(is_close(t->data[i], want[i], REL_TOL, ABS_TOL),
+                      "%s %s[%zu]: got %.17g, want %.17g", case_name, what, i, t->data[i], want[i]);
 }
 
 /* Calls the ops.h function the case names. */
@@ -88,28 +84,7 @@ static mt_tensor *call_op(const cf_op_case *c, mt_tensor *const *in)
 
 static bool is_scalar_form(const cf_op_case *c) { return strstr(c->fn, "_scalar") != NULL; }
 
-/* Counts the error handler's calls and keeps the last message. */
-typedef struct error_log {
-    int  count;
-    char last[512];
-} error_log;
-
-static void log_error(const char *message, void *user)
-{
-    error_log *log = user;
-    log->count++;
-    snprintf(log->last, sizeof log->last, "%s", message);
-}
-
-static error_log errors;
-
-static void capture_errors(void)
-{
-    memset(&errors, 0, sizeof errors);
-    mt_set_error_handler(log_error, &errors);
-}
-
-static void teardown(void) { mt_shutdown(); }
+static error_log errors; /* filled by capture_errors(&errors) */
 
 /* Asserts exactly one error was reported and that it contains every needle. */
 static void expect_one_error(const char *n1, const char *n2, const char *n3)
@@ -213,7 +188,7 @@ END_TEST
 
 START_TEST(add_should_report_shape_mismatch_naming_op_and_shapes)
 {
-    capture_errors();
+    capture_errors(&errors);
     mt_tensor *a = mt_requires_grad(mt_ones(MT_SHAPE(3, 4)), true);
     mt_tensor *b = mt_ones(MT_SHAPE(5));
     ck_assert_ptr_null(mt_add(a, b));
@@ -225,7 +200,7 @@ START_TEST(binary_ops_should_report_shape_mismatch_naming_the_op)
 {
     static const char *const names[] = { "add", "sub", "mul", "div" };
     mt_tensor *(*const fns[])(mt_tensor *, mt_tensor *) = { mt_add, mt_sub, mt_mul, mt_div };
-    capture_errors();
+    capture_errors(&errors);
     for (int i = 0; i < 4; i++) {
         errors.count = 0;
         mt_tensor *a = mt_ones(MT_SHAPE(2, 3));
@@ -238,7 +213,7 @@ END_TEST
 
 START_TEST(library_should_keep_working_after_a_shape_error)
 {
-    capture_errors();
+    capture_errors(&errors);
     mt_tensor *x = mt_requires_grad(mt_from_data(MT_SHAPE(2), (double[]){ 1.5, -2.0 }), true);
     ck_assert_ptr_null(mt_mul(x, mt_ones(MT_SHAPE(3))));
     ck_assert_int_eq(errors.count, 1);
@@ -255,7 +230,7 @@ END_TEST
 
 START_TEST(null_input_should_propagate_null_without_a_second_message)
 {
-    capture_errors();
+    capture_errors(&errors);
     mt_tensor *a = mt_requires_grad(mt_ones(MT_SHAPE(3, 4)), true);
     mt_tensor *bad = mt_add(a, mt_ones(MT_SHAPE(5)));           /* the one error */
     ck_assert_ptr_null(bad);
@@ -289,7 +264,7 @@ END_TEST
 
 START_TEST(matmul_should_report_inner_dimension_mismatch)
 {
-    capture_errors();
+    capture_errors(&errors);
     mt_tensor *a = mt_ones(MT_SHAPE(3, 4));
     mt_tensor *b = mt_ones(MT_SHAPE(5, 2));
     ck_assert_ptr_null(mt_matmul(a, b));
@@ -299,7 +274,7 @@ END_TEST
 
 START_TEST(reshape_should_report_wrong_numel)
 {
-    capture_errors();
+    capture_errors(&errors);
     mt_tensor *a = mt_ones(MT_SHAPE(3, 4));
     ck_assert_ptr_null(mt_reshape(a, MT_SHAPE(5, 2)));
     expect_one_error("reshape", "(3, 4)", "(5, 2)");
@@ -314,7 +289,7 @@ END_TEST
 
 START_TEST(sum_and_mean_should_report_bad_axis)
 {
-    capture_errors();
+    capture_errors(&errors);
     mt_tensor *a = mt_ones(MT_SHAPE(3, 4));
     ck_assert_ptr_null(mt_sum_axis(a, 2, false));
     expect_one_error("sum", "(3, 4)", "2");
@@ -329,7 +304,7 @@ END_TEST
 
 START_TEST(backward_should_reject_a_seed_of_the_wrong_shape)
 {
-    capture_errors();
+    capture_errors(&errors);
     mt_tensor *x = mt_requires_grad(mt_ones(MT_SHAPE(2, 3)), true);
     mt_tensor *y = mt_mul_scalar(x, 2.0);
     ck_assert_int_eq(mt_backward_ex(y, mt_ones(MT_SHAPE(3, 2)), MT_TOPO), -1);
@@ -390,7 +365,7 @@ END_TEST
 
 START_TEST(apply_should_refuse_an_unregistered_op)
 {
-    capture_errors();
+    capture_errors(&errors);
     mt_op fake = *mt_op_find("neg");   /* same functions, but not the registry's entry */
     mt_tensor *x = mt_ones(MT_SHAPE(2));
     ck_assert(!mt_op_registered(&fake));
@@ -444,7 +419,7 @@ static void expect_shape(const char *what, const mt_tensor *t, mt_shape want)
 
 START_TEST(empty_tensors_should_pass_through_every_core_op)
 {
-    capture_errors();
+    capture_errors(&errors);
     for (int t = 0; t < 2; t++) {
         mt_traversal how = t ? MT_TOPO : MT_DFS;
         mt_tensor *x = mt_requires_grad(mt_zeros(MT_SHAPE(0, 3)), true);    /* (0, 3) */
@@ -521,7 +496,7 @@ END_TEST
 START_TEST(sum_and_mean_of_a_scalar_should_accept_axis_0_and_minus_1)
 {
     /* PyTorch: torch.tensor(5.).sum(0) == tensor(5.), and dim must be in [-1, 0] */
-    capture_errors();
+    capture_errors(&errors);
     for (int axis = -1; axis <= 0; axis++)
         for (int keep = 0; keep < 2; keep++) {
             mt_tensor *a = mt_requires_grad(mt_scalar(5.0), true);
@@ -546,7 +521,7 @@ END_TEST
 START_TEST(matmul_should_report_an_output_too_large_to_hold)
 {
     /* (2^31 - 1, 0) @ (0, 2^31 - 1): empty inputs, but 2^62 output elements */
-    capture_errors();
+    capture_errors(&errors);
     mt_tensor *a = mt_requires_grad(mt_zeros(MT_SHAPE(INT_MAX, 0)), true);
     mt_tensor *b = mt_zeros(MT_SHAPE(0, INT_MAX));
     ck_assert_ptr_null(mt_matmul(a, b));
@@ -558,7 +533,7 @@ START_TEST(broadcasting_should_report_an_output_too_large_to_hold)
 {
     /* Shapes that claim 2^30 elements each (the op must refuse before it reads any of them);
      * broadcast together they would need 2^63 bytes. */
-    capture_errors();
+    capture_errors(&errors);
     double cell = 1.0;
     mt_tensor a = { .data = &cell, .shape = MT_SHAPE(1 << 30, 1), .numel = (size_t)1 << 30,
                     .is_leaf = true };
@@ -571,7 +546,7 @@ END_TEST
 
 START_TEST(reshape_should_handle_its_edge_cases)
 {
-    capture_errors();
+    capture_errors(&errors);
     mt_tensor *e = mt_zeros(MT_SHAPE(0, 3));
     expect_shape("(0, 3) -> (5, -1)", mt_reshape(e, MT_SHAPE(5, -1)), MT_SHAPE(5, 0));
     expect_shape("(0, 3) -> (-1,)", mt_reshape(e, MT_SHAPE(-1)), MT_SHAPE(0));
@@ -643,7 +618,7 @@ END_TEST
 
 START_TEST(apply_should_report_a_null_inputs_array_and_find_should_accept_null)
 {
-    capture_errors();
+    capture_errors(&errors);
     ck_assert_ptr_null(mt_op_find(NULL));
     ck_assert_int_eq(errors.count, 0);
     ck_assert_ptr_null(mt_apply(mt_op_find("neg"), NULL, NULL));
@@ -653,7 +628,7 @@ END_TEST
 
 START_TEST(apply_should_refuse_an_input_whose_shape_was_edited_in_place)
 {
-    capture_errors();
+    capture_errors(&errors);
     mt_tensor *t = mt_ones(MT_SHAPE(2, 3));
     t->shape = MT_SHAPE(3, 3);                       /* 9 elements claimed, 6 held */
     ck_assert_ptr_null(mt_neg(t));
@@ -681,7 +656,7 @@ static mt_tensor *draw_from_domain(mt_shape s, mt_domain d, mt_rng *r)
  * smooth: a finite output and finite gradients, at many draws. */
 START_TEST(core_op_domains_should_keep_every_case_finite)
 {
-    capture_errors();
+    capture_errors(&errors);
     mt_rng r;
     mt_rng_seed(&r, 11);
     for (size_t k = 0; k < sizeof core_ops / sizeof core_ops[0]; k++) {
@@ -759,11 +734,4 @@ static Suite *ops_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(ops_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+int main(void) { return run_suite(ops_suite()); }

@@ -12,33 +12,22 @@
 
 #define NN_FIXTURES_SGD
 #include "fixtures/nn_fixtures.h"
+#include "test_util.h"
 
 #define REL_TOL 1e-12
 #define ABS_TOL 1e-14
 
-static struct { int count; char last[512]; } errors;
+static error_log errors;
 
-static void count_error(const char *message, void *user)
+/* Checked setup: every test starts with no errors seen, and catches the ones it causes. */
+static void setup(void) { capture_errors(&errors); }
+
+/* Asserts the parameter values got[0..n) after the given step equal torch's. */
+static void expect_step(const char *what, int step, const double *got, const double *want, size_t n)
 {
-    (void)user;
-    errors.count++;
-    snprintf(errors.last, sizeof errors.last, "%s", message);
-}
-
-static void setup(void)
-{
-    errors.count = 0;
-    errors.last[0] = '\0';
-    mt_set_error_handler(count_error, NULL);
-}
-
-static void teardown(void) { mt_shutdown(); }
-
-static void expect_close(const char *what, int step, const double *got, const double *want, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        ck_assert_msg(fabs(got[i] - want[i]) <= ABS_TOL + REL_TOL * fabs(want[i]),
-                      "%s after step %d [%zu]: got %.17g, want %.17g", what, step, i, got[i], want[i]);
+    char name[64];
+    snprintf(name, sizeof name, "%s after step %d ", what, step);
+    expect_close(name, got, want, n, REL_TOL, ABS_TOL);
 }
 
 /* A parameter with the fixture's values and a gradient set directly (as backward would). */
@@ -58,8 +47,8 @@ static void run_five_steps(double momentum, const double *want1, const double *w
     ck_assert_ptr_nonnull(opt);
     for (int s = 0; s < 5; s++) {
         mt_sgd_step(opt);
-        expect_close("p1", s + 1, p[0]->data, want1 + 12 * s, 12);
-        expect_close("p2", s + 1, p[1]->data, want2 + 5 * s, 5);
+        expect_step("p1", s + 1, p[0]->data, want1 + 12 * s, 12);
+        expect_step("p2", s + 1, p[1]->data, want2 + 5 * s, 5);
     }
     mt_sgd_free(opt);
 }
@@ -84,7 +73,7 @@ START_TEST(sgd_step_should_leave_parameters_without_grad_alone)
     mt_sgd *opt = mt_sgd_new(p, 2, sgd_lr, 0.9);
     for (int s = 0; s < 5; s++) mt_sgd_step(opt);
     ck_assert_mem_eq(b->data, sgd_p2, sizeof sgd_p2);
-    expect_close("a", 5, a->data, sgd_momentum_p1 + 12 * 4, 12);   /* its velocity is its own */
+    expect_step("a", 5, a->data, sgd_momentum_p1 + 12 * 4, 12);   /* its velocity is its own */
     mt_sgd_free(opt);
 }
 END_TEST
@@ -130,7 +119,7 @@ START_TEST(sgd_set_lr_should_scale_the_next_step)
     mt_sgd *opt = mt_sgd_new(p, 1, 1.0, 0.0);
     mt_sgd_set_lr(opt, sgd_lr);
     mt_sgd_step(opt);
-    expect_close("p2", 1, p[0]->data, sgd_plain_p2, 5);
+    expect_step("p2", 1, p[0]->data, sgd_plain_p2, 5);
     mt_sgd_free(opt);
 }
 END_TEST
@@ -142,7 +131,7 @@ START_TEST(sgd_should_train_through_backward)
     mt_sgd *opt = mt_sgd_new(p, 1, sgd_lr, 0.0);
     mt_backward(mt_sum(mt_mul(p[0], mt_from_data(MT_SHAPE(5), sgd_g2))));
     mt_sgd_step(opt);
-    expect_close("p2", 1, p[0]->data, sgd_plain_p2, 5);
+    expect_step("p2", 1, p[0]->data, sgd_plain_p2, 5);
     mt_sgd_free(opt);
 }
 END_TEST
@@ -187,11 +176,4 @@ static Suite *optim_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(optim_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+int main(void) { return run_suite(optim_suite()); }

@@ -10,7 +10,6 @@
 #include <cairo.h>
 #include <check.h>
 #include <fontconfig/fontconfig.h>
-#include <ftw.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,29 +18,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static char g_tmp[256];
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static void tmp_setup(void)
-{
-    snprintf(g_tmp, sizeof g_tmp, "/tmp/mt_test_plot_XXXXXX");
-    if (!mkdtemp(g_tmp)) {
-        perror("mkdtemp");
-        abort();
-    }
-}
-
-static void tmp_teardown(void)
-{
-    nftw(g_tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
+#define TEST_TMP_DIR "/tmp/mt_test_plot_XXXXXX" /* tmp_setup makes one per test case */
+#include "test_util.h"
 
 /* Runs after every test, in the process that ran it: drops cairo's and fontconfig's font
  * caches, which they otherwise keep until exit, so valgrind reports only real leaks. */
@@ -49,17 +27,6 @@ static void release_fonts(void)
 {
     cairo_debug_reset_static_data();
     FcFini();
-}
-
-#define TMP(buf, name) snprintf((buf), sizeof(buf), "%s/%s", g_tmp, (name))
-
-#define ASSERT_ERR_HAS(err, text) \
-    ck_assert_msg(strstr((err), (text)) != NULL, "message \"%s\" lacks \"%s\"", (err), (text))
-
-static int file_exists(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0;
 }
 
 /* A realistic run: 18 evaluations over 3 epochs of 60k samples. */
@@ -239,11 +206,4 @@ static Suite *plot_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(plot_suite());
-    srunner_run_all(sr, CK_ENV); /* CK_VERBOSITY=verbose lists every test */
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+int main(void) { return run_suite(plot_suite()); }

@@ -16,28 +16,9 @@
 
 #define CORE_FIXTURES_TENSOR
 #include "fixtures/core_fixtures.h"
+#include "test_util.h"
 
-static void teardown(void) { mt_shutdown(); }
-
-typedef struct error_log {
-    int  count;
-    char last[512];
-} error_log;
-
-static error_log errors;
-
-static void log_error(const char *message, void *user)
-{
-    error_log *log = user;
-    log->count++;
-    snprintf(log->last, sizeof log->last, "%s", message);
-}
-
-static void capture_errors(void)
-{
-    memset(&errors, 0, sizeof errors);
-    mt_set_error_handler(log_error, &errors);
-}
+static error_log errors; /* filled by capture_errors(&errors) */
 
 static void expect_plain_leaf(const mt_tensor *t)
 {
@@ -184,7 +165,7 @@ END_TEST
 
 START_TEST(empty_should_reject_a_negative_dimension)
 {
-    capture_errors();
+    capture_errors(&errors);
     ck_assert_ptr_null(mt_empty(MT_SHAPE(3, -2)));
     ck_assert_int_eq(errors.count, 1);
     ck_assert_ptr_nonnull(strstr(errors.last, "(3, -2)"));
@@ -195,7 +176,7 @@ END_TEST
 
 START_TEST(item_should_refuse_a_tensor_of_many_elements)
 {
-    capture_errors();
+    capture_errors(&errors);
     ck_assert_double_eq(mt_item(mt_full(MT_SHAPE(1, 1), 4.5)), 4.5);
     ck_assert_int_eq(errors.count, 0);
     ck_assert(isnan(mt_item(mt_ones(MT_SHAPE(2, 3)))));
@@ -675,7 +656,7 @@ END_TEST
 
 START_TEST(creation_should_refuse_shapes_too_large_to_hold)
 {
-    capture_errors();
+    capture_errors(&errors);
     /* 2^64 elements: without a check the count wraps to 0 and an empty tensor comes back with a
      * shape that claims 2^64 elements */
     ck_assert_ptr_null(mt_zeros(MT_SHAPE(1 << 16, 1 << 16, 1 << 16, 1 << 16)));
@@ -708,7 +689,7 @@ END_TEST
 
 START_TEST(from_data_should_refuse_null_data)
 {
-    capture_errors();
+    capture_errors(&errors);
     ck_assert_ptr_null(mt_from_data(MT_SHAPE(2, 3), NULL));
     ck_assert_int_eq(errors.count, 1);
     ck_assert_ptr_nonnull(strstr(errors.last, "from_data"));
@@ -762,7 +743,7 @@ END_TEST
 
 START_TEST(freeing_the_current_arena_should_fall_back_to_the_default)
 {
-    capture_errors();
+    capture_errors(&errors);
     mt_arena *def = mt_arena_current();
     mt_arena *step = mt_arena_new();
     mt_arena_use(step);
@@ -876,11 +857,4 @@ static Suite *tensor_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(tensor_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+int main(void) { return run_suite(tensor_suite()); }

@@ -22,6 +22,7 @@
  * arena only holds a few unreachable bytes until its next reset. */
 typedef void (*mt_error_fn)(const char *message, void *user);
 void        mt_set_error_handler(mt_error_fn fn, void *user);  /* NULL: back to the default */
+void        mt_get_error_handler(mt_error_fn *fn, void **user); /* to restore it later */
 void        mt_error(const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 1, 2)))
@@ -139,7 +140,7 @@ void mt_zero_grad(mt_tensor *t);              /* sets t->grad to zeros when it e
 bool mt_set_grad_enabled(bool on);            /* returns the previous setting */
 bool mt_is_grad_enabled(void);
 
-/* ---- the observer: what the graph export and the viewer are built on ---------------------- */
+/* ---- the observer: everything a graph exporter or a step-by-step viewer needs -------------- */
 typedef enum mt_event_kind {
     MT_EV_NODE_CREATED,   /* forward made `node` for output `tensor` from `inputs` */
     MT_EV_BACKWARD_BEGIN, /* backward starts at `tensor` with seed `grad` (how: `traversal`) */

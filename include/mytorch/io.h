@@ -1,5 +1,6 @@
 /* io.h: reading the MNIST IDX files and reading/writing NumPy .npy files, so the trainer can
- * load its data and exchange weights and reference values with numpy.load/numpy.save.
+ * load its data and exchange weights and reference values with numpy.load/numpy.save; and
+ * writing any file (weights, PNG, CSV) so that it is never left half-written.
  *
  * Depends only on libc and zlib, not on the tensor types: results are plain byte and double
  * buffers. Every function returns 0 on success, or -1 with a message in err (when err is not
@@ -8,6 +9,7 @@
 #define MYTORCH_IO_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -81,6 +83,19 @@ int mt_npy_load(const char *path, double **data, int *ndim, int shape[4],
  * unchanged on failure. */
 int mt_npy_load_into(const char *path, double *dst, int ndim, const int *shape,
                      char *err, size_t errlen);
+
+/* ---- writing files -------------------------------------------------------------------------- */
+
+/* Writes PATH through PATH.tmp: calls write(f, user) on the open temporary file, then
+ * flushes, closes and renames it over PATH. On any failure (write returns non-zero, a
+ * short write, fclose or rename fails) the temporary is removed, PATH is left as it was,
+ * and -1 is returned with "file PATH: <what failed>: <strerror>" in err, e.g.
+ * "file w.npy: cannot create w.npy.tmp: Permission denied"; errno is left at that error.
+ * write returns 0 or non-zero with errno set (a stream error it ignored is caught anyway);
+ * it must not close f. PATH.tmp is replaced if it exists; write is not called when it cannot
+ * be created. Allocates nothing that outlives the call. */
+int mt_write_file_atomic(const char *path, int (*write)(FILE *f, void *user), void *user,
+                         char *err, size_t errlen);
 
 #ifdef __cplusplus
 }

@@ -14,7 +14,7 @@
  * releases all of it. Forward's outputs live in the current arena, like every op's, so resetting
  * a per-step arena after the optimizer step leaves the module untouched.
  * Modules start in training mode, as in PyTorch. Parameters are labelled with their state_dict
- * key ("0.weight") for the printer and the viewer. BatchNorm1d's num_batches_tracked is not kept
+ * key ("0.weight") for printing and for graph tools. BatchNorm1d's num_batches_tracked is not kept
  * (PyTorch only uses it when momentum is None), so it is not in the state_dict either. */
 #ifndef MYTORCH_NN_H
 #define MYTORCH_NN_H

@@ -56,8 +56,8 @@ typedef struct mt_tensor {
     mt_node  *grad_fn;       /* the BackwardFunction that made this tensor; NULL for leaves */
     mt_node  *accumulate;    /* leaves that require grad: their AccumulateGrad node, made once */
     mt_arena *arena;         /* the arena that owns this tensor, its data, grad and nodes */
-    uint32_t  id;            /* unique per process: used by the graph export */
-    char      label[MT_LABEL_MAX]; /* optional name the printer and the viewer show ("a") */
+    uint32_t  id;            /* unique per process: names the tensor in observer events */
+    char      label[MT_LABEL_MAX]; /* optional name for printing and graph tools ("a") */
 } mt_tensor;
 
 /* ---- arenas: who owns what --------------------------------------------------------------

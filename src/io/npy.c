@@ -515,15 +515,27 @@ int mt_npy_load_into(const char *path, double *dst, int ndim, const int *shape, 
 
 /* ---- writing ---------------------------------------------------------------------------- */
 
-/* Writes the whole file to an open stream; returns 0 or -1 (the caller reports errno). */
-static int npy_write(FILE *f, const double *data, size_t n, int ndim, const int *shape)
+/* What npy_write needs: the array, as mt_npy_save received it. */
+typedef struct npy_array {
+    const double *data;
+    size_t n;          /* number of doubles */
+    int ndim;
+    const int *shape;
+} npy_array;
+
+/* Writes the whole file to an open stream, for mt_write_file_atomic: 0, or -1 with errno set
+ * (by the failing fwrite). */
+static int npy_write(FILE *f, void *user)
 {
+    const npy_array *a = user;
     char shp[96], dict[160];
-    shape_str(shp, sizeof shp, ndim, shape);
+    shape_str(shp, sizeof shp, a->ndim, a->shape);
     int dl = snprintf(dict, sizeof dict, "{'descr': '<f8', 'fortran_order': False, "
                       "'shape': %s, }", shp);
-    if (dl < 0 || (size_t)dl >= sizeof dict)
+    if (dl < 0 || (size_t)dl >= sizeof dict) {
+        errno = EOVERFLOW;
         return -1;
+    }
 
     /* Pad with spaces and end with '\n' so magic (6) + version (2) + length (2) + header is a
      * multiple of 64, as numpy does: the data then starts aligned. */
@@ -545,15 +557,15 @@ static int npy_write(FILE *f, const double *data, size_t n, int ndim, const int 
         return -1;
 
     unsigned char buf[NPY_BUF_DOUBLES * 8];
-    for (size_t done = 0; done < n;) {
-        size_t k = n - done < NPY_BUF_DOUBLES ? n - done : NPY_BUF_DOUBLES;
+    for (size_t done = 0; done < a->n;) {
+        size_t k = a->n - done < NPY_BUF_DOUBLES ? a->n - done : NPY_BUF_DOUBLES;
         for (size_t i = 0; i < k; i++)
-            put_f64le(buf + 8 * i, data[done + i]);
+            put_f64le(buf + 8 * i, a->data[done + i]);
         if (fwrite(buf, 8, k, f) != k)
             return -1;
         done += k;
     }
-    return fflush(f) == 0 ? 0 : -1;
+    return 0;
 }
 
 int mt_npy_save(const char *path, const double *data, int ndim, const int *shape, char *err,
@@ -585,45 +597,6 @@ int mt_npy_save(const char *path, const double *data, int ndim, const int *shape
         return -1;
     }
 
-    size_t pl = strlen(path);
-    char *tmp = malloc(pl + 5);
-    if (!tmp) {
-        mt_errbuf_set(err, errlen, "file %s: out of memory", path);
-        return -1;
-    }
-    memcpy(tmp, path, pl);
-    memcpy(tmp + pl, ".tmp", 5);
-
-    errno = 0;
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        mt_errbuf_set(err, errlen, "file %s: cannot create %s: %s", path, tmp,
-                strerror(errno ? errno : EIO));
-        free(tmp);
-        return -1;
-    }
-    errno = 0;
-    int rc = npy_write(f, data, n, ndim, shape);
-    int saved = errno;
-    if (fclose(f) != 0 && rc == 0) {
-        rc = -1;
-        saved = errno;
-    }
-    if (rc < 0) {
-        mt_errbuf_set(err, errlen, "file %s: cannot write %s: %s", path, tmp,
-                strerror(saved ? saved : EIO));
-        remove(tmp);
-        free(tmp);
-        return -1;
-    }
-    errno = 0;
-    if (rename(tmp, path) != 0) {
-        mt_errbuf_set(err, errlen, "file %s: cannot rename %s over it: %s", path, tmp,
-                strerror(errno ? errno : EIO));
-        remove(tmp);
-        free(tmp);
-        return -1;
-    }
-    free(tmp);
-    return 0;
+    npy_array arr = { data, n, ndim, shape };
+    return mt_write_file_atomic(path, npy_write, &arr, err, errlen);
 }

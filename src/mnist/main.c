@@ -73,7 +73,11 @@ static void die(const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
-    exit(1);
+    /* _exit, not exit: the validation thread may be inside OpenBLAS, whose exit-time teardown
+     * must not run under it. Every output file is written whole or not at all, so nothing is
+     * left half-done by skipping the exit handlers. */
+    fflush(stdout);
+    _exit(1);
 }
 
 static void usage(FILE *f)
@@ -92,7 +96,7 @@ static void usage(FILE *f)
         "  --no-shuffle        keep the training set in file order\n"
         "  --limit N           train on the first N images only (quick runs)\n"
         "  --plot FILE         validation-accuracy PNG (default validation_accuracy.png)\n"
-        "  --csv FILE          one row per validation: epoch,batch,samples,train_loss,val_accuracy\n"
+        "  --csv FILE          one row per validation: epoch,batch,samples_seen,train_loss,val_accuracy\n"
         "  --save-weights DIR  write the final state dict as DIR/<key>.npy (float64)\n"
         "  --load-weights DIR  start from DIR/<key>.npy (e.g. a PyTorch model's state dict)\n"
         "  --quiet             print only the final summary\n"
@@ -176,28 +180,26 @@ static options parse_options(int argc, char **argv)
     return o;
 }
 
+/* Fails now, not after training, when FILE's directory is missing or not writable. */
+static void check_output(const char *flag, const char *file)
+{
+    if (!file) return;
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", file);
+    char *slash = strrchr(dir, '/');
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == dir) dir[1] = '\0';
+    else *slash = '\0';
+    if (access(dir, W_OK | X_OK) != 0)
+        die("%s %s: cannot write in directory %s: %s", flag, file, dir, strerror(errno));
+}
+
 /* Checks every op and module against finite differences before training, so that a broken
  * backward is caught before it is trained with. Prints failures in full, else one line. */
 static void run_gradcheck(bool quiet)
 {
     double t0 = now();
-    mt_gc_func *fs = NULL;
-    int n = mt_gc_cases_default(&fs);
-    if (n < 0) die("gradcheck: out of memory");
-    mt_gc_options o;
-    mt_gc_options_init(&o);
-    int failed = 0;
-    for (int i = 0; i < n; i++) {
-        mt_gc_result r;
-        if (mt_gc_check(&fs[i], &o, &r) == MT_GC_FAIL) {
-            char cmd[512];
-            failed++;
-            fprintf(stderr, "gradcheck FAIL: %s [%s]\n%s  re-run: %s\n", fs[i].name, fs[i].case_name,
-                    r.text, mt_gc_rerun_command(&fs[i], &o, cmd, sizeof cmd));
-        }
-        mt_gc_result_free(&r);
-    }
-    mt_gc_cases_free(fs, n);
+    int n = 0, failed = mt_gc_check_all(stderr, true, &n);
     if (failed) die("gradcheck: %d of %d cases failed; not training on a wrong backward "
                     "(--no-gradcheck skips this check)", failed, n);
     if (!quiet) fprintf(stderr, "gradcheck: all %d cases agree with finite differences (%.2fs)\n", n, now() - t0);
@@ -216,10 +218,20 @@ static mt_module *make_mlp(mt_rng *rng)
     return mt_sequential_new(4, layers);
 }
 
+#define MAX_ENTRIES 16           /* state_dict entries of the MLP: 8 */
+
+static int state_dict(mt_module *m, mt_named_tensor *sd)
+{
+    int n = mt_module_state_dict(m, sd, MAX_ENTRIES);
+    if (n > MAX_ENTRIES)
+        die("the model has %d state_dict entries, more than this program handles (%d)", n, MAX_ENTRIES);
+    return n;
+}
+
 static void load_weights(mt_module *m, const char *dir)
 {
-    mt_named_tensor sd[16];
-    int n = mt_module_state_dict(m, sd, 16);
+    mt_named_tensor sd[MAX_ENTRIES];
+    int n = state_dict(m, sd);
     for (int i = 0; i < n; i++) {
         char path[4096], err[512];
         snprintf(path, sizeof path, "%s/%s.npy", dir, sd[i].name);
@@ -232,8 +244,8 @@ static void load_weights(mt_module *m, const char *dir)
 static void save_weights(mt_module *m, const char *dir)
 {
     if (mkdir(dir, 0777) != 0 && errno != EEXIST) die("--save-weights: cannot create %s: %s", dir, strerror(errno));
-    mt_named_tensor sd[16];
-    int n = mt_module_state_dict(m, sd, 16);
+    mt_named_tensor sd[MAX_ENTRIES];
+    int n = state_dict(m, sd);
     for (int i = 0; i < n; i++) {
         char path[4096], err[512];
         snprintf(path, sizeof path, "%s/%s.npy", dir, sd[i].name);
@@ -280,10 +292,11 @@ static mt_tensor *batch_labels(const mt_mnist *d, const size_t *idx, size_t n)
     return y;
 }
 
-/* Accuracy on the whole validation set: eval mode, no graph, in chunks; back to train mode. */
+/* Accuracy of `model` (in eval mode) on the whole validation set, with no graph, in chunks;
+ * NaN when a forward fails (the message is in mt_last_error()). */
 static double validate(mt_module *model, const mt_mnist *val, mt_arena *scratch, size_t *idx)
 {
-    mt_module_train(model, false);
+    double accuracy = NAN;
     bool prev = mt_set_grad_enabled(false);
     mt_arena *prev_arena = mt_arena_use(scratch);
     size_t correct = 0;
@@ -291,7 +304,7 @@ static double validate(mt_module *model, const mt_mnist *val, mt_arena *scratch,
         size_t n = val->count - start < VAL_CHUNK ? val->count - start : VAL_CHUNK;
         for (size_t r = 0; r < n; r++) idx[r] = start + r;
         mt_tensor *logits = mt_module_forward(model, batch_images(val, idx, n));   /* (n, 10) */
-        if (!logits) die("validation forward failed: %s", mt_last_error());
+        if (!logits) goto out;
         for (size_t r = 0; r < n; r++) {
             const double *row = logits->data + r * CLASSES;
             int best = 0;
@@ -300,10 +313,12 @@ static double validate(mt_module *model, const mt_mnist *val, mt_arena *scratch,
         }
         mt_arena_reset(scratch);
     }
+    accuracy = (double)correct / (double)val->count;
+out:
+    mt_arena_reset(scratch);
     mt_arena_use(prev_arena);
     mt_set_grad_enabled(prev);
-    mt_module_train(model, true);
-    return (double)correct / (double)val->count;
+    return accuracy;
 }
 
 /* ---- the validation thread ------------------------------------------------------------------
@@ -316,6 +331,7 @@ typedef struct validator {
     const char *data_dir;
     mt_mnist val;              /* the t10k set, loaded by the thread */
     bool loaded, load_failed, quit;
+    bool failed;               /* a validation forward failed: the message is in err */
     char err[1024];
     mt_module *copy;           /* the model as of the pending validation; eval mode */
     record *rec;
@@ -348,6 +364,10 @@ static void *validator_main(void *arg)
         pthread_mutex_unlock(&v->lock);
         double acc = validate(v->copy, &v->val, scratch, idx);
         pthread_mutex_lock(&v->lock);
+        if (isnan(acc) && !v->failed) {
+            v->failed = true;
+            snprintf(v->err, sizeof v->err, "validation forward failed: %s", mt_last_error());
+        }
         v->rec[k].accuracy = acc;
         v->done++;
         pthread_cond_broadcast(&v->changed);
@@ -383,9 +403,9 @@ static int validator_wait_done(validator *v, int count)
 static void validator_submit(validator *v, mt_module *model)
 {
     validator_wait_done(v, v->submitted);          /* the copy is free again */
-    mt_named_tensor from[16], to[16];
-    int n = mt_module_state_dict(model, from, 16);
-    mt_module_state_dict(v->copy, to, 16);
+    mt_named_tensor from[MAX_ENTRIES], to[MAX_ENTRIES];
+    int n = state_dict(model, from);
+    state_dict(v->copy, to);
     for (int i = 0; i < n; i++)
         memcpy(to[i].tensor->data, from[i].tensor->data, from[i].tensor->numel * sizeof(double));
     pthread_mutex_lock(&v->lock);
@@ -394,22 +414,43 @@ static void validator_submit(validator *v, mt_module *model)
     pthread_mutex_unlock(&v->lock);
 }
 
+/* Prints the validations from *nprinted up to `upto` (exclusive); stops the program if the
+ * validation thread reported a failure. */
+static void print_records(validator *v, const record *rec, int *nprinted, int upto, bool quiet,
+                          bool tty)
+{
+    pthread_mutex_lock(&v->lock);
+    bool failed = v->failed;
+    pthread_mutex_unlock(&v->lock);
+    if (failed) die("%s", v->err);
+    for (; *nprinted < upto; (*nprinted)++) {
+        const record *r = &rec[*nprinted];
+        if (quiet) continue;
+        if (tty) fputc('\n', stderr);
+        fprintf(stderr, "epoch %d batch %4d  samples %7ld  loss %.4f  val accuracy %.2f%%\n",
+                r->epoch, r->batch, r->samples, r->loss, 100 * r->accuracy);
+    }
+}
+
 /* ---- output files --------------------------------------------------------------------------- */
+
+typedef struct csv_rows { const record *rec; int n; } csv_rows;
+
+static int csv_write_rows(FILE *f, void *user)
+{
+    const csv_rows *c = user;
+    fprintf(f, "epoch,batch,samples_seen,train_loss,val_accuracy\n");
+    for (int i = 0; i < c->n; i++)
+        fprintf(f, "%d,%d,%ld,%.6f,%.4f\n", c->rec[i].epoch, c->rec[i].batch, c->rec[i].samples,
+                c->rec[i].loss, c->rec[i].accuracy);
+    return ferror(f) ? -1 : 0;
+}
 
 static void write_csv(const char *path, const record *rec, int n)
 {
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) die("cannot write %s: %s", tmp, strerror(errno));
-    fprintf(f, "epoch,batch,samples_seen,train_loss,val_accuracy\n");
-    for (int i = 0; i < n; i++)
-        fprintf(f, "%d,%d,%ld,%.6f,%.4f\n", rec[i].epoch, rec[i].batch, rec[i].samples,
-                rec[i].loss, rec[i].accuracy);
-    if (fclose(f) != 0 || rename(tmp, path) != 0) {
-        remove(tmp);
-        die("cannot write %s: %s", path, strerror(errno));
-    }
+    char err[1024];
+    csv_rows rows = { rec, n };
+    if (mt_write_file_atomic(path, csv_write_rows, &rows, err, sizeof err) != 0) die("%s", err);
 }
 
 static void progress(const options *o, int epoch, int batch, int nbatches, double loss,
@@ -432,6 +473,8 @@ int main(int argc, char **argv)
     bool tty = !o.quiet && isatty(STDERR_FILENO);
     double t_start = now();
 
+    check_output("--plot", o.plot);
+    check_output("--csv", o.csv);
     if (o.gradcheck) run_gradcheck(o.quiet);
 
     for (int v = 0; v < 256; v++) pixel_scale[v] = v / 255.0;
@@ -447,7 +490,7 @@ int main(int argc, char **argv)
     if (mt_mnist_load(o.data_dir, "train", &train, err, sizeof err) != 0) die("%s", err);
     if (!validator_wait_loaded(&vt)) die("%s", vt.err);
     const mt_mnist *val = &vt.val;
-    if (train.rows * train.cols != IMAGE_PIXELS || val->rows * val->cols != IMAGE_PIXELS)
+    if (train.rows != 28 || train.cols != 28 || val->rows != 28 || val->cols != 28)
         die("expected 28x28 images, found %dx%d (train) and %dx%d (t10k)", train.rows, train.cols,
             val->rows, val->cols);
     size_t ntrain = train.count;
@@ -460,16 +503,19 @@ int main(int argc, char **argv)
     mt_module *model = make_mlp(&rng);
     if (!model) die("cannot build the model: %s", mt_last_error());
     if (o.load_dir) load_weights(model, o.load_dir);
-    mt_tensor *params[16];
-    int np = mt_module_parameters(model, params, 16);
+    mt_tensor *params[MAX_ENTRIES];
+    int np = mt_module_parameters(model, params, MAX_ENTRIES);
+    if (np > MAX_ENTRIES) die("the model has %d parameters, more than this program expects", np);
     mt_sgd *opt = mt_sgd_new(params, np, o.lr, o.momentum);
+    if (!opt) die("cannot make the optimizer: %s", mt_last_error());
     mt_rng unused;                       /* the copy's initial weights are overwritten */
     mt_rng_seed(&unused, 0);
     vt.copy = make_mlp(&unused);
     if (!vt.copy) die("cannot build the model: %s", mt_last_error());
+    mt_module_train(vt.copy, false);     /* the copy only ever validates */
 
     size_t *order = malloc(ntrain * sizeof *order);
-    int max_records = o.epochs * (nbatches / o.val_every + 1);
+    int max_records = o.epochs * (nbatches / o.val_every + 1) + 1;   /* + the model as trained */
     record *rec = calloc((size_t)max_records, sizeof *rec);
     mt_plot_point *pts = calloc((size_t)max_records, sizeof *pts);
     if (!order || !rec || !pts) die("out of memory");
@@ -505,7 +551,8 @@ int main(int argc, char **argv)
             if (!isfinite(last_loss))
                 die("step %ld (epoch %d, batch %d): the training loss is %g; stopping. "
                     "Try a smaller --lr.", steps_done + 1, epoch + 1, b, last_loss);
-            mt_backward_ex(loss, NULL, MT_TOPO);
+            if (mt_backward_ex(loss, NULL, MT_TOPO) != 0)
+                die("step %ld: backward failed: %s", steps_done + 1, mt_last_error());
             mt_sgd_step(opt);
             mt_arena_use(prev);
             mt_arena_reset(step);
@@ -523,26 +570,21 @@ int main(int argc, char **argv)
                 validator_submit(&vt, model);
             }
             /* print the validations that have finished since the last look */
-            for (int done = nprinted < nrec && !o.quiet ? validator_wait_done(&vt, 0) : 0;
-                 nprinted < done; nprinted++) {
-                const record *r = &rec[nprinted];
-                if (tty) fputc('\n', stderr);
-                fprintf(stderr, "epoch %d batch %4d  samples %7ld  loss %.4f  val accuracy %.2f%%\n",
-                        r->epoch, r->batch, r->samples, r->loss, 100 * r->accuracy);
-            }
+            if (nprinted < nrec)
+                print_records(&vt, rec, &nprinted, validator_wait_done(&vt, 0), o.quiet, tty);
             if (tty && (b % 10 == 0 || b == nbatches - 1)) {
                 double el = now() - t_train, sps = steps_done / (el > 0 ? el : 1e-9);
                 progress(&o, epoch, b + 1, nbatches, last_loss, sps, (total_steps - steps_done) / sps);
             }
         }
     }
-    validator_wait_done(&vt, nrec);
-    for (; !o.quiet && nprinted < nrec; nprinted++) {
-        const record *r = &rec[nprinted];
-        if (tty) fputc('\n', stderr);
-        fprintf(stderr, "epoch %d batch %4d  samples %7ld  loss %.4f  val accuracy %.2f%%\n",
-                r->epoch, r->batch, r->samples, r->loss, 100 * r->accuracy);
-    }
+    /* The protocol validates at batches 0, 100, ..., so the last steps of the last epoch are
+     * not in any of its validations: measure the model as trained (and as --save-weights
+     * writes it) once more, outside the CSV and the plot. */
+    rec[nrec] = (record){ o.epochs, nbatches - 1, samples, NAN, NAN };
+    validator_submit(&vt, model);
+    validator_wait_done(&vt, nrec + 1);
+    print_records(&vt, rec, &nprinted, nrec, o.quiet, tty);
     if (tty) fputc('\n', stderr);
     double t_end_train = now(), rss_end = resident_mb();
     for (int i = 0; i < nrec; i++)
@@ -559,8 +601,10 @@ int main(int argc, char **argv)
 
     double best = 0;
     for (int i = 0; i < nrec; i++) if (rec[i].accuracy > best) best = rec[i].accuracy;
-    printf("final validation accuracy: %.2f%% (best %.2f%%) after %ld steps\n",
-           nrec ? 100 * rec[nrec - 1].accuracy : 0.0, 100 * best, steps_done);
+    printf("final validation accuracy: %.2f%% (best %.2f%%) over %d validations\n",
+           nrec ? 100 * rec[nrec - 1].accuracy : 0.0, 100 * best, nrec);
+    printf("the model after all %ld steps: %.2f%% on the validation set\n", steps_done,
+           100 * rec[nrec].accuracy);
     printf("time: %.2fs training (%.0f steps/s), %.2fs in all\n", t_end_train - t_train,
            steps_done / (t_end_train - t_train), now() - t_start);
     if (rss_100 > 0)

@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #define PLOT_PI 3.14159265358979323846
@@ -552,10 +551,33 @@ static void draw_annotations(cairo_t *cr, const frame *f, const mt_plot_point *p
 
 /* ---- output ------------------------------------------------------------------------------ */
 
-static cairo_status_t write_png(void *closure, const unsigned char *data, unsigned int len)
+/* PNG bytes from cairo go to the stream; the first failed fwrite's errno is kept, because
+ * cairo and libpng may call other functions before the failure reaches write_png. */
+typedef struct png_sink {
+    FILE *f;
+    int err;
+} png_sink;
+
+static cairo_status_t png_chunk(void *closure, const unsigned char *data, unsigned int len)
 {
-    return fwrite(data, 1, len, (FILE *)closure) == len ? CAIRO_STATUS_SUCCESS
-                                                        : CAIRO_STATUS_WRITE_ERROR;
+    png_sink *s = closure;
+    errno = 0;
+    if (fwrite(data, 1, len, s->f) == len)
+        return CAIRO_STATUS_SUCCESS;
+    if (!s->err)
+        s->err = errno ? errno : EIO;
+    return CAIRO_STATUS_WRITE_ERROR;
+}
+
+/* The mt_write_file_atomic callback: encodes the surface (user) as a PNG into f. */
+static int write_png(FILE *f, void *user)
+{
+    png_sink s = { f, 0 };
+    cairo_status_t st = cairo_surface_write_to_png_stream(user, png_chunk, &s);
+    if (st == CAIRO_STATUS_SUCCESS)
+        return 0;
+    errno = s.err ? s.err : st == CAIRO_STATUS_NO_MEMORY ? ENOMEM : EIO;
+    return -1;
 }
 
 int mt_plot_accuracy(const char *path, const char *title, const mt_plot_point *pts, int n,
@@ -612,48 +634,8 @@ int mt_plot_accuracy(const char *path, const char *title, const mt_plot_point *p
         return -1;
     }
 
-    /* Write to PATH.tmp and rename, so a reader never sees a half-written PNG. */
-    size_t pl = strlen(path);
-    char *tmp = malloc(pl + 5);
-    if (!tmp) {
-        mt_errbuf_set(err, errlen, "file %s: out of memory", path);
-        cairo_surface_destroy(surf);
-        return -1;
-    }
-    memcpy(tmp, path, pl);
-    memcpy(tmp + pl, ".tmp", 5);
-
-    int rc = -1;
-    errno = 0;
-    FILE *fp = fopen(tmp, "wb");
-    if (!fp) {
-        mt_errbuf_set(err, errlen, "file %s: cannot create %s: %s", path, tmp,
-                strerror(errno ? errno : EIO));
-        goto done;
-    }
-    errno = 0;
-    st = cairo_surface_write_to_png_stream(surf, write_png, fp);
-    int saved = errno;
-    if (fclose(fp) != 0 && st == CAIRO_STATUS_SUCCESS) {
-        st = CAIRO_STATUS_WRITE_ERROR;
-        saved = errno;
-    }
-    if (st != CAIRO_STATUS_SUCCESS) {
-        mt_errbuf_set(err, errlen, "file %s: cannot write PNG to %s: %s", path, tmp,
-                saved ? strerror(saved) : cairo_status_to_string(st));
-        remove(tmp);
-        goto done;
-    }
-    errno = 0;
-    if (rename(tmp, path) != 0) {
-        mt_errbuf_set(err, errlen, "file %s: cannot rename %s over it: %s", path, tmp,
-                strerror(errno ? errno : EIO));
-        remove(tmp);
-        goto done;
-    }
-    rc = 0;
-done:
-    free(tmp);
+    /* Through PATH.tmp and a rename, so a reader never sees a half-written PNG. */
+    int rc = mt_write_file_atomic(path, write_png, surf, err, errlen);
     cairo_surface_destroy(surf);
     return rc;
 }

@@ -35,7 +35,7 @@ mt_module *mt_module_alloc(const mt_module_class *cls, int nchildren);
 /* Makes a zero tensor in m's own arena (created on first use) and registers it under `name`:
  * a parameter (mt_make_parameter) unless is_buffer. NULL after reporting an error. */
 mt_tensor *mt_module_add_tensor(mt_module *m, const char *name, mt_shape shape, bool is_buffer);
-/* Labels every tensor of m with its state_dict key, so the viewer shows "0.weight". */
+/* Labels every tensor of m with its state_dict key, so that graph tools can show "0.weight". */
 void mt_module_relabel(mt_module *m);
 
 #endif
