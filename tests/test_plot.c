@@ -25,8 +25,7 @@
  * caches, which they otherwise keep until exit, so valgrind reports only real leaks. */
 static void release_fonts(void)
 {
-    cairo_debug_reset_static_data();
-    FcFini();
+    mt_plot_shutdown();
 }
 
 /* A realistic run: 18 evaluations over 3 epochs of 60k samples. */

@@ -629,5 +629,6 @@ int main(int argc, char **argv)
     mt_mnist_free(&train);
     mt_mnist_free(&vt.val);
     mt_shutdown();
+    mt_plot_shutdown();
     return 0;
 }

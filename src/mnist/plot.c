@@ -6,6 +6,7 @@
 #include "mytorch/io.h"
 
 #include <cairo.h>
+#include <fontconfig/fontconfig.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -638,4 +639,10 @@ int mt_plot_accuracy(const char *path, const char *title, const mt_plot_point *p
     int rc = mt_write_file_atomic(path, write_png, surf, err, errlen);
     cairo_surface_destroy(surf);
     return rc;
+}
+
+void mt_plot_shutdown(void)
+{
+    cairo_debug_reset_static_data();
+    FcFini();
 }
