@@ -90,7 +90,7 @@ $(BUILD)/cairo/%.o: %.c
 $(BUILD)/bin/mytorch-mnist: $(MNIST_SRC:%.c=$(BUILD)/cairo/%.o) $(GC_LIB_SRC:%.c=$(BUILD)/cairo/%.o) $(STATIC)
 	@mkdir -p $(@D)
 	$(CC) $(SAN) -o $@ $^ $(LIB_LIBS) $(CAIRO_LIBS) -pthread
-$(BUILD)/bin/mytorch-gradcheck: $(GC_SRC:%.c=$(BUILD)/cairo/%.o) $(STATIC)
+$(BUILD)/bin/mytorch-gradcheck: $(GC_SRC:%.c=$(BUILD)/cairo/%.o) $(BUILD)/cairo/src/mnist/plot.o $(STATIC)
 	@mkdir -p $(@D)
 	$(CC) $(SAN) -o $@ $^ $(LIB_LIBS) $(CAIRO_LIBS)
 

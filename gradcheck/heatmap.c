@@ -4,6 +4,7 @@
  * positive, blue negative, white zero; the first two panels share one scale so equal Jacobians
  * look equal, the difference has its own, and failing entries are outlined. */
 #include "gradcheck.h"
+#include "../src/mnist/plot.h"
 
 #include "mytorch/io.h"
 
@@ -158,35 +159,6 @@ static void draw_panel(cairo_t *cr, const panel *p, const mt_gc_func *f, const m
     text(cr, x0, by + BAR_H + 29, 9.5, false, 0, p->note);
 }
 
-/* PNG bytes from cairo go to the stream; the first failed fwrite's errno is kept, because
- * cairo and libpng may call other functions before the failure reaches write_png. */
-typedef struct png_sink {
-    FILE *f;
-    int err;
-} png_sink;
-
-static cairo_status_t png_chunk(void *closure, const unsigned char *data, unsigned int len)
-{
-    png_sink *s = closure;
-    errno = 0;
-    if (fwrite(data, 1, len, s->f) == len)
-        return CAIRO_STATUS_SUCCESS;
-    if (!s->err)
-        s->err = errno ? errno : EIO;
-    return CAIRO_STATUS_WRITE_ERROR;
-}
-
-/* The mt_write_file_atomic callback: encodes the surface (user) as a PNG into f. */
-static int write_png(FILE *f, void *user)
-{
-    png_sink s = { f, 0 };
-    cairo_status_t st = cairo_surface_write_to_png_stream(user, png_chunk, &s);
-    if (st == CAIRO_STATUS_SUCCESS)
-        return 0;
-    errno = s.err ? s.err : st == CAIRO_STATUS_NO_MEMORY ? ENOMEM : EIO;
-    return -1;
-}
-
 char *mt_gc_heatmap_path(const char *dir, const mt_gc_func *f, char *buf, size_t n)
 {
     char name[2 * MT_GC_NAME_MAX + 4];
@@ -285,7 +257,7 @@ int mt_gc_heatmap_write(const char *path, const mt_gc_func *f, const mt_gc_resul
         return -1;
     }
     /* Through PATH.tmp and a rename, so a failed write never leaves a half-written PNG. */
-    int rc = mt_write_file_atomic(path, write_png, surf, err, errlen);
+    int rc = mt_png_write_atomic(path, surf, err, errlen);
     cairo_surface_destroy(surf);
     return rc;
 }

@@ -478,37 +478,29 @@ int mt_npy_load_into(const char *path, double *dst, int ndim, const int *shape, 
                 NPY_MAX_DIMS);
         return -1;
     }
-    FILE *f;
+    /* Read the whole file first, so that dst stays untouched if anything fails. */
+    double *tmp;
     int nd, sh[NPY_MAX_DIMS];
-    size_t n;
-    if (npy_open(path, &f, &nd, sh, &n, err, errlen) < 0)
+    if (mt_npy_load(path, &tmp, &nd, sh, err, errlen) < 0)
         return -1;
     int same = nd == ndim;
     for (int i = 0; same && i < ndim; i++)
         same = sh[i] == shape[i];
+    size_t n = 1;
+    for (int i = 0; i < nd; i++)
+        n *= (size_t)sh[i];
+    int rc = 0;
     if (!same) {
         char a[96], b[96];
         mt_errbuf_set(err, errlen, "file %s: shape %s but expected %s", path,
                 shape_str(a, sizeof a, nd, sh), shape_str(b, sizeof b, ndim, shape));
-        fclose(f);
-        return -1;
-    }
-    if (n > 0 && !dst) {
+        rc = -1;
+    } else if (n > 0 && !dst) {
         mt_errbuf_set(err, errlen, "mt_npy_load_into: file %s: dst is NULL", path);
-        fclose(f);
-        return -1;
-    }
-    /* Read into a scratch buffer so that dst stays untouched if the read fails half-way. */
-    double *tmp = malloc(n ? n * sizeof(double) : 1);
-    if (!tmp) {
-        mt_errbuf_set(err, errlen, "file %s: out of memory for %zu values", path, n);
-        fclose(f);
-        return -1;
-    }
-    int rc = npy_read_data(f, path, tmp, n, err, errlen);
-    fclose(f);
-    if (rc == 0 && n > 0)
+        rc = -1;
+    } else if (n > 0) {
         memcpy(dst, tmp, n * sizeof(double));
+    }
     free(tmp);
     return rc;
 }

@@ -581,6 +581,11 @@ static int write_png(FILE *f, void *user)
     return -1;
 }
 
+int mt_png_write_atomic(const char *path, cairo_surface_t *surface, char *err, size_t errlen)
+{
+    return mt_write_file_atomic(path, write_png, surface, err, errlen);
+}
+
 int mt_plot_accuracy(const char *path, const char *title, const mt_plot_point *pts, int n,
                      char *err, size_t errlen)
 {
@@ -636,7 +641,7 @@ int mt_plot_accuracy(const char *path, const char *title, const mt_plot_point *p
     }
 
     /* Through PATH.tmp and a rename, so a reader never sees a half-written PNG. */
-    int rc = mt_write_file_atomic(path, write_png, surf, err, errlen);
+    int rc = mt_png_write_atomic(path, surf, err, errlen);
     cairo_surface_destroy(surf);
     return rc;
 }

@@ -3,6 +3,7 @@
 #ifndef MT_MNIST_PLOT_H
 #define MT_MNIST_PLOT_H
 
+#include <cairo.h>
 #include <stddef.h>
 
 #define MT_PLOT_WIDTH  1000 /* size of the PNG in pixels */
@@ -22,6 +23,10 @@ typedef struct mt_plot_point {
  * that is negative or not finite, an accuracy outside [0,1], or a file that cannot be written). */
 int mt_plot_accuracy(const char *path, const char *title, const mt_plot_point *pts, int n,
                      char *err, size_t errlen);
+
+/* Writes surface as a PNG to PATH through PATH.tmp (mt_write_file_atomic): PATH is either
+ * the whole image or left as it was. 0, or -1 with a message naming the file. */
+int mt_png_write_atomic(const char *path, cairo_surface_t *surface, char *err, size_t errlen);
 
 /* Releases cairo's and fontconfig's caches (font faces, patterns), so that a program that has
  * drawn shows no leaks under valgrind. Call it once, after the last plot. */
