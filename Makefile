@@ -102,8 +102,15 @@ $(CAIRO_TESTS): $(BUILD)/tests/%: $(BUILD)/cairo/tests/%.o $(GC_LIB_SRC:%.c=$(BU
 	@mkdir -p $(@D)
 	$(CC) $(SAN) -o $@ $^ $(CHECK_FLAGS) $(LIB_LIBS) $(CAIRO_LIBS)
 
-_test: $(TESTS)
+# The suites, then (only where Debian's python3-torch is installed) the MNIST protocol against
+# PyTorch with the same initial weights and order: every validation within 0.1 point.
+_test: $(TESTS) $(BUILD)/bin/mytorch-mnist
 	@fail=0; for t in $(TESTS); do echo "== $$t"; $$t || fail=1; done; \
+	if /usr/bin/python3 -c 'import torch' >/dev/null 2>&1; then \
+	  echo "== tests/torch_mnist.py compare (MNIST, mytorch-mnist vs PyTorch 1.13)"; \
+	  out=$$(/usr/bin/python3 tests/torch_mnist.py compare --binary $(BUILD)/bin/mytorch-mnist 2>&1) || fail=1; \
+	  echo "$$out" | tail -n 1; \
+	else echo "(python3-torch is not installed: the MNIST comparison with PyTorch is skipped)"; fi; \
 	if [ $$fail = 0 ]; then echo "all test suites passed"; else echo "some test suites FAILED"; exit 1; fi
 
 _gradcheck: $(BUILD)/bin/mytorch-gradcheck
