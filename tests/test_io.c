@@ -31,41 +31,8 @@
 
 /* ---- helpers ------------------------------------------------------------------------------ */
 
-static char g_tmp[256]; /* a fresh directory per test case, removed afterwards */
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static void tmp_setup(void)
-{
-    snprintf(g_tmp, sizeof g_tmp, "/tmp/mt_test_io_XXXXXX");
-    if (!mkdtemp(g_tmp)) {
-        perror("mkdtemp");
-        abort();
-    }
-}
-
-static void tmp_teardown(void)
-{
-    chmod(g_tmp, 0700); /* in case a test left it read-only */
-    nftw(g_tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-#define TMP(buf, name) snprintf((buf), sizeof(buf), "%s/%s", g_tmp, (name))
-
-#define ASSERT_ERR_HAS(err, text) \
-    ck_assert_msg(strstr((err), (text)) != NULL, "message \"%s\" lacks \"%s\"", (err), (text))
-
-static int file_exists(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0;
-}
+#define TEST_TMP_DIR "/tmp/mt_test_io_XXXXXX" /* tmp_setup makes one per test case */
+#include "test_util.h"
 
 static void write_bytes(const char *path, const void *bytes, size_t n)
 {
