@@ -3,6 +3,8 @@
  * every block without returning memory, so a training loop that resets its per-step arena
  * reaches a steady state with no malloc at all. */
 #include "mytorch/tensor.h"
+#include "mytorch/error.h"
+#include "internal.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -30,7 +32,10 @@ struct mt_arena {
 static _Thread_local mt_arena *default_arena;
 static _Thread_local mt_arena *current_arena;
 
-static size_t header_size(void) { return (sizeof(block) + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1); }
+static size_t header_size(void)
+{
+    return (sizeof(block) + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
+}
 static unsigned char *block_base(block *b) { return (unsigned char *)b + header_size(); }
 
 mt_arena *mt_arena_new(void)
@@ -63,7 +68,8 @@ void *mt_arena_alloc(mt_arena *a, size_t bytes)
     /* Past this, rounding up and adding the block header would wrap around, and no allocator
      * can hand out more than PTRDIFF_MAX bytes anyway. */
     if (bytes > (size_t)PTRDIFF_MAX - header_size() - ARENA_ALIGN) {
-        fprintf(stderr, "mytorch: out of memory allocating %zu bytes (more than can exist)\n", bytes);
+        fprintf(stderr, "mytorch: out of memory allocating %zu bytes (more than can exist)\n",
+                bytes);
         abort();
     }
     size_t need = (bytes + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
@@ -109,9 +115,13 @@ mt_arena *mt_arena_use(mt_arena *a)
     return prev;
 }
 
-void mt_arena_shutdown_default(void)
+/* Everything this thread holds: the engine's state, then the default arena and the error state. */
+void mt_shutdown(void)
 {
+    mt_autograd_thread_reset();
     mt_arena_free(default_arena);
     default_arena = NULL;
     current_arena = NULL;
+    mt_set_error_handler(NULL, NULL);
+    mt_clear_error();
 }

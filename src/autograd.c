@@ -2,12 +2,11 @@
  * Function.apply); mt_backward walks it from the output to the leaves, either with the
  * handout's recursive depth-first search or in PyTorch's topological order. */
 #include "mytorch/autograd.h"
+#include "internal.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-
-void mt_arena_shutdown_default(void);   /* arena.c */
 
 /* What a thread is doing is its own (as grad mode is in PyTorch): a graph is built, walked and
  * observed by one thread. Ids are shared, so that they stay unique per process. */
@@ -23,10 +22,31 @@ bool mt_set_grad_enabled(bool on) { bool prev = grad_enabled; grad_enabled = on;
 bool mt_is_grad_enabled(void) { return grad_enabled; }
 void mt_set_observer(mt_observer_fn fn, void *user) { observer = fn; observer_user = user; }
 
-static void emit(mt_event ev)
+void mt_get_observer(mt_observer_fn *fn, void **user)
 {
-    if (observer) observer(&ev, observer_user);
+    if (fn) *fn = observer;
+    if (user) *user = observer_user;
 }
+
+const char *mt_traversal_name(mt_traversal how)
+{
+    switch (how) {
+    case MT_DFS: return "dfs";
+    case MT_TOPO: return "topo";
+    case MT_DFS_LAST_FIRST: return "dfs_last_first";
+    case MT_NO_TRAVERSAL: return "none";
+    }
+    return "unknown";
+}
+
+/* The event is built only when someone listens: with no observer, backward costs nothing more. */
+#define emit(...)                                                                               \
+    do {                                                                                        \
+        if (observer) {                                                                         \
+            mt_event ev_ = __VA_ARGS__;                                                         \
+            observer(&ev_, observer_user);                                                      \
+        }                                                                                       \
+    } while (0)
 
 void mt_save_for_backward(mt_ctx *ctx, const mt_tensor *t)
 {
@@ -56,6 +76,8 @@ static mt_node *parent_node(mt_tensor *t)
     if (!t->accumulate) {
         t->accumulate = node_new(t->arena, MT_ACCUMULATE_GRAD);
         t->accumulate->variable = t;
+        emit((mt_event){ .kind = MT_EV_LEAF_NODE_CREATED, .traversal = MT_NO_TRAVERSAL,
+                         .node = t->accumulate, .tensor = t });
     }
     return t->accumulate;
 }
@@ -108,8 +130,8 @@ mt_tensor *mt_apply(const mt_op *op, mt_tensor *const *inputs, const mt_op_args 
     out->grad_fn = node;
     out->requires_grad = true;
     out->is_leaf = false;
-    emit((mt_event){ .kind = MT_EV_NODE_CREATED, .node = node, .tensor = out,
-                     .inputs = inputs, .ninputs = op->arity });
+    emit((mt_event){ .kind = MT_EV_NODE_CREATED, .traversal = MT_NO_TRAVERSAL, .node = node,
+                     .tensor = out, .inputs = inputs, .ninputs = op->arity, .args = args });
     /* 5. return it */
     return out;
 }
@@ -120,7 +142,7 @@ mt_tensor *mt_apply(const mt_op *op, mt_tensor *const *inputs, const mt_op_args 
  * PyTorch, a leaf that no longer requires grad (turned off after the graph was built) gets
  * nothing. Returns -1 after reporting a .grad that does not have the leaf's shape (it was
  * replaced by hand): adding into it would write past its end. */
-static int accumulate(mt_node *node, const mt_tensor *grad, mt_traversal how)
+static int accumulate(mt_node *node, const mt_tensor *grad, mt_traversal how, int depth)
 {
     mt_tensor *leaf = node->variable;
     node->backward_calls++;
@@ -129,7 +151,8 @@ static int accumulate(mt_node *node, const mt_tensor *grad, mt_traversal how)
                        leaf->grad->numel != leaf->numel)) {
         char a[64], b[64];
         mt_error("backward: the .grad of a leaf of shape %s has shape %s",
-                 mt_shape_str(leaf->shape, a, sizeof a), mt_shape_str(leaf->grad->shape, b, sizeof b));
+                 mt_shape_str(leaf->shape, a, sizeof a),
+                 mt_shape_str(leaf->grad->shape, b, sizeof b));
         return -1;
     }
     const mt_tensor *before = NULL;
@@ -141,18 +164,21 @@ static int accumulate(mt_node *node, const mt_tensor *grad, mt_traversal how)
     }
     for (size_t i = 0; i < leaf->numel; i++) leaf->grad->data[i] += grad->data[i];
     emit((mt_event){ .kind = MT_EV_ACCUMULATE, .node = node, .tensor = leaf, .grad = grad,
-                     .before = before, .after = leaf->grad, .traversal = how });
+                     .before = before, .after = leaf->grad, .traversal = how, .depth = depth });
     return 0;
 }
 
 /* Runs one BackwardFunction: a fresh zeroed gradient per input that needs one, filled by the
  * op's backward (which adds into it). */
-static void run_node(mt_node *node, const mt_tensor *grad, mt_tensor **gin)
+static void run_node(mt_node *node, const mt_tensor *grad, mt_tensor **gin, mt_traversal how,
+                     int depth)
 {
     node->backward_calls++;
     for (int i = 0; i < node->nparents; i++)
         gin[i] = node->next_functions[i] ? mt_zeros(node->ctx.in_shape[i]) : NULL;
     node->op->backward(&node->ctx, grad, gin);
+    emit((mt_event){ .kind = MT_EV_NODE_GRADS, .node = node, .grads = gin,
+                     .ngrads = node->nparents, .traversal = how, .depth = depth });
 }
 
 /* items grown to hold at least `need` elements of `size` bytes (*cap updated), or NULL when out
@@ -173,26 +199,35 @@ static void *grow(void *items, size_t *cap, size_t need, size_t size)
  *
  * It is the recursion
  *     visit(node, grad): report VISIT; if a leaf, accumulate; else run the node, then for each
- *                        parent i: report GRAD_PASSED, visit(parent i, gin[i])
+ *                        parent i: report GRAD_PASSED, visit(parent i, gin[i]); report RETURN
  * with the call stack kept in an array instead, so a chain of a million ops cannot overflow
- * the C stack. A frame is one node whose parents are being visited, in input order. */
+ * the C stack. A frame is one node whose parents are being visited, in input order (first
+ * input first, or last input first). */
 typedef struct dfs_frame {
     mt_node   *node;
     mt_tensor *gin[MT_MAX_INPUTS];   /* the gradients it computed, one per input */
-    int        next;                 /* the next input to hand its gradient to */
+    int        done;                 /* how many of its inputs have been handed their gradient */
 } dfs_frame;
 
 typedef struct dfs_stack {
-    dfs_frame *frames;
-    size_t     top, cap;
+    dfs_frame   *frames;
+    size_t       top, cap;
+    mt_traversal how;
 } dfs_stack;
 
 /* visit(node, grad) up to its loop over the parents: that part is left to the caller's loop
- * through the frame pushed here. */
+ * through the frame pushed here. A leaf's visit ends here, so it returns here too. */
 static int dfs_enter(dfs_stack *st, mt_node *node, const mt_tensor *grad)
 {
-    emit((mt_event){ .kind = MT_EV_VISIT, .node = node, .grad = grad, .traversal = MT_DFS });
-    if (node->kind == MT_ACCUMULATE_GRAD) return accumulate(node, grad, MT_DFS);
+    int depth = (int)st->top + 1;
+    emit((mt_event){ .kind = MT_EV_VISIT, .node = node, .grad = grad, .traversal = st->how,
+                     .depth = depth });
+    if (node->kind == MT_ACCUMULATE_GRAD) {
+        int rc = accumulate(node, grad, st->how, depth);
+        emit((mt_event){ .kind = MT_EV_RETURN, .node = node, .traversal = st->how,
+                         .depth = depth });
+        return rc;
+    }
     dfs_frame *frames = grow(st->frames, &st->cap, st->top + 1, sizeof *frames);
     if (!frames) {
         mt_error("backward: out of memory for a graph %zu nodes deep", st->top + 1);
@@ -201,27 +236,35 @@ static int dfs_enter(dfs_stack *st, mt_node *node, const mt_tensor *grad)
     st->frames = frames;
     dfs_frame *f = &frames[st->top++];
     f->node = node;
-    f->next = 0;
-    run_node(node, grad, f->gin);
+    f->done = 0;
+    run_node(node, grad, f->gin, st->how, depth);
     return 0;
 }
 
-static int backward_dfs(mt_node *root, const mt_tensor *seed)
+static int backward_dfs(mt_node *root, const mt_tensor *seed, mt_traversal how)
 {
-    dfs_stack st = { NULL, 0, 0 };
+    dfs_stack st = { NULL, 0, 0, how };
+    bool last_first = how == MT_DFS_LAST_FIRST;
     int rc = dfs_enter(&st, root, seed);
     while (rc == 0 && st.top > 0) {
         dfs_frame *f = &st.frames[st.top - 1];
-        while (f->next < f->node->nparents && !f->node->next_functions[f->next]) f->next++;
-        if (f->next == f->node->nparents) {        /* every parent walked: return */
+        mt_node *node = f->node;
+        int n = node->nparents, i = -1;
+        while (f->done < n) {                      /* the next input that takes a gradient */
+            int k = f->done++;
+            int j = last_first ? n - 1 - k : k;
+            if (node->next_functions[j]) { i = j; break; }
+        }
+        if (i < 0) {                               /* every parent walked: return */
+            emit((mt_event){ .kind = MT_EV_RETURN, .node = node, .traversal = how,
+                             .depth = (int)st.top });
             st.top--;
             continue;
         }
-        int i = f->next++;
-        mt_node *node = f->node, *p = node->next_functions[i];
+        mt_node *p = node->next_functions[i];
         mt_tensor *g = f->gin[i];
-        emit((mt_event){ .kind = MT_EV_GRAD_PASSED, .node = node, .parent = p,
-                         .input_index = i, .grad = g, .traversal = MT_DFS });
+        emit((mt_event){ .kind = MT_EV_GRAD_PASSED, .node = node, .parent = p, .input_index = i,
+                         .grad = g, .traversal = how, .depth = (int)st.top });
         rc = dfs_enter(&st, p, g);                 /* may move the frames: f is stale now */
     }
     free(st.frames);
@@ -267,18 +310,23 @@ static int backward_topo(mt_node *root, const mt_tensor *seed)
         mt_node *n = stack[--top];
         const mt_tensor *grad = n->grad_sum;
         emit((mt_event){ .kind = MT_EV_VISIT, .node = n, .grad = grad, .traversal = MT_TOPO });
-        if (n->kind == MT_ACCUMULATE_GRAD) { rc = accumulate(n, grad, MT_TOPO); continue; }
+        if (n->kind == MT_ACCUMULATE_GRAD) { rc = accumulate(n, grad, MT_TOPO, 0); continue; }
         mt_tensor *gin[MT_MAX_INPUTS];
-        run_node(n, grad, gin);
+        run_node(n, grad, gin, MT_TOPO, 0);
         for (int i = 0; i < n->nparents; i++) {
             mt_node *p = n->next_functions[i];
             if (!p) continue;
-            emit((mt_event){ .kind = MT_EV_GRAD_PASSED, .node = n, .parent = p,
-                             .input_index = i, .grad = gin[i], .traversal = MT_TOPO });
             if (!p->grad_sum) p->grad_sum = gin[i];
             else
                 for (size_t k = 0; k < gin[i]->numel; k++) p->grad_sum->data[k] += gin[i]->data[k];
-            if (--p->pending == 0) stack[top++] = p;
+            p->pending--;
+            emit((mt_event){ .kind = MT_EV_GRAD_PASSED, .node = n, .parent = p, .input_index = i,
+                             .grad = gin[i], .traversal = MT_TOPO, .pending = p->pending });
+            if (p->pending == 0) {
+                emit((mt_event){ .kind = MT_EV_READY, .node = p, .grad = p->grad_sum,
+                                 .traversal = MT_TOPO });
+                stack[top++] = p;
+            }
         }
     }
     free(stack);
@@ -293,8 +341,9 @@ out_of_memory:
 int mt_backward_ex(mt_tensor *t, const mt_tensor *grad, mt_traversal how)
 {
     if (!t) { mt_error("backward: NULL tensor"); return -1; }
-    if (how != MT_DFS && how != MT_TOPO) {
-        mt_error("backward: unknown traversal %d (MT_DFS or MT_TOPO)", (int)how);
+    if (how != MT_DFS && how != MT_TOPO && how != MT_DFS_LAST_FIRST) {
+        mt_error("backward: unknown traversal %d (MT_DFS, MT_DFS_LAST_FIRST or MT_TOPO)",
+                 (int)how);
         return -1;
     }
     if (!t->requires_grad) {
@@ -307,7 +356,10 @@ int mt_backward_ex(mt_tensor *t, const mt_tensor *grad, mt_traversal how)
                  mt_shape_str(grad->shape, a, sizeof a), mt_shape_str(t->shape, b, sizeof b));
         return -1;
     }
-    if (in_backward) { mt_error("backward: already running (called from an observer?)"); return -1; }
+    if (in_backward) {
+        mt_error("backward: already running (called from an observer?)");
+        return -1;
+    }
     in_backward = true;
     if (!scratch) scratch = mt_arena_new();
     mt_arena *prev = mt_arena_use(scratch);
@@ -319,8 +371,9 @@ int mt_backward_ex(mt_tensor *t, const mt_tensor *grad, mt_traversal how)
     mt_node *root = t->grad_fn ? t->grad_fn : parent_node(t);
     emit((mt_event){ .kind = MT_EV_BACKWARD_BEGIN, .node = root, .tensor = t, .grad = seed,
                      .traversal = how });
-    int rc = how == MT_TOPO ? backward_topo(root, seed) : backward_dfs(root, seed);
-    emit((mt_event){ .kind = MT_EV_BACKWARD_END, .node = root, .tensor = t, .traversal = how });
+    int rc = how == MT_TOPO ? backward_topo(root, seed) : backward_dfs(root, seed, how);
+    emit((mt_event){ .kind = MT_EV_BACKWARD_END, .node = root, .tensor = t, .traversal = how,
+                     .status = rc });
 
     /* the same way out after an error: grad mode, the current arena and the engine restored */
     mt_set_grad_enabled(prev_grad);
@@ -337,13 +390,12 @@ void mt_zero_grad(mt_tensor *t)
     if (t && t->grad) mt_fill(t->grad, 0.0);
 }
 
-void mt_shutdown(void)
+/* This thread's engine state, as it was at start-up (mt_shutdown, arena.c). */
+void mt_autograd_thread_reset(void)
 {
     mt_arena_free(scratch);
     scratch = NULL;
-    mt_arena_shutdown_default();
     observer = NULL;
-    mt_set_error_handler(NULL, NULL);
-    mt_clear_error();
+    observer_user = NULL;
     grad_enabled = true;
 }

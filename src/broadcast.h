@@ -5,6 +5,7 @@
 #define MT_BROADCAST_H
 
 #include "mytorch/autograd.h"
+#include "internal.h"
 
 /* The broadcast shape of a and b (dimensions aligned from the right; each pair equal or one of
  * them 1). Returns false when they do not broadcast. */
@@ -26,9 +27,5 @@ mt_tensor *mt_broadcast_output(const char *op, const mt_tensor *a, const mt_tens
 /* Reports "<op>: <what> shapes (3, 4) and (5,)" and returns NULL: the standard shape error of a
  * binary op. */
 mt_tensor *mt_shape_error(const char *op, const char *what, mt_shape a, mt_shape b);
-
-/* (tensor.c) Reports "<op>: ..." naming the shape and returns false unless s has 0 to 4
- * dimensions, none negative, and few enough elements that their doubles can be allocated. */
-bool mt_shape_check(const char *op, mt_shape s);
 
 #endif

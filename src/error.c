@@ -1,6 +1,6 @@
 /* error.c: how misuse of the API is reported. The message is kept (mt_last_error) and handed
  * to the handler; the failing op returns NULL and the caller decides what to do. */
-#include "mytorch/autograd.h"
+#include "mytorch/error.h"
 #include "mytorch/io.h"
 
 #include <stdarg.h>

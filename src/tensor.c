@@ -1,7 +1,7 @@
 /* tensor.c: making tensors, keeping their autograd invariants, and printing them the way
  * PyTorch 1.13 does, so a student can put the two outputs side by side. */
 #include "mytorch/autograd.h"
-#include "broadcast.h"
+#include "internal.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -147,7 +147,9 @@ mt_tensor *mt_requires_grad(mt_tensor *t, bool on)
 {
     if (!t) return NULL;
     if (!t->is_leaf) {
-        if (!on) mt_error("requires_grad: a non-leaf tensor's requires_grad cannot be turned off; use mt_detach");
+        if (!on)
+            mt_error("requires_grad: a non-leaf tensor's requires_grad cannot be turned off; "
+                     "use mt_detach");
         return t;
     }
     if (!on && t->is_parameter) {

@@ -480,21 +480,31 @@ START_TEST(observer_should_see_one_node_created_per_op_with_grad)
     memset(&r, 0, sizeof r);
     mt_set_observer(record, &r);
     example x = worked_example();
-    ck_assert_int_eq(r.n, 4);                 /* mul, add, add, add of the constant 3 */
-    for (int i = 0; i < 4; i++) {
-        ck_assert_int_eq(r.ev[i].kind, MT_EV_NODE_CREATED);
-        ck_assert_int_eq(r.ev[i].ninputs, 2);
+    /* a's AccumulateGrad (made when a*b is), mul, add, c's AccumulateGrad, add, add of the 3 */
+    ck_assert_int_eq(r.n, 6);
+    static const mt_event_kind kinds[6] = {
+        MT_EV_LEAF_NODE_CREATED, MT_EV_NODE_CREATED, MT_EV_NODE_CREATED,
+        MT_EV_LEAF_NODE_CREATED, MT_EV_NODE_CREATED, MT_EV_NODE_CREATED,
+    };
+    for (int i = 0; i < 6; i++) {
+        ck_assert_int_eq(r.ev[i].kind, kinds[i]);
+        ck_assert_int_eq(r.ev[i].traversal, MT_NO_TRAVERSAL);
+        if (kinds[i] == MT_EV_NODE_CREATED) ck_assert_int_eq(r.ev[i].ninputs, 2);
     }
-    ck_assert_ptr_eq(r.ev[0].tensor, x.ab);
-    ck_assert_ptr_eq(r.ev[1].tensor, x.d);
-    ck_assert_ptr_eq(r.ev[2].tensor, x.dc);
-    ck_assert_ptr_eq(r.ev[3].tensor, x.e);
+    ck_assert_int_eq(count_kind(&r, MT_EV_NODE_CREATED), 4);   /* mul, add, add, add of 3 */
+    ck_assert_ptr_eq(r.ev[0].tensor, x.a);
+    ck_assert_ptr_eq(r.ev[0].node, x.a->accumulate);
+    ck_assert_ptr_eq(r.ev[1].tensor, x.ab);
+    ck_assert_ptr_eq(r.ev[2].tensor, x.d);
+    ck_assert_ptr_eq(r.ev[3].tensor, x.c);
+    ck_assert_ptr_eq(r.ev[4].tensor, x.dc);
+    ck_assert_ptr_eq(r.ev[5].tensor, x.e);
     mt_tensor *k = mt_mul(x.b, x.b);          /* constants only: no node, no event */
     ck_assert_ptr_nonnull(k);
-    ck_assert_int_eq(r.n, 4);
+    ck_assert_int_eq(r.n, 6);
     mt_set_observer(NULL, NULL);
     mt_mul(x.a, x.a);
-    ck_assert_int_eq(r.n, 4);
+    ck_assert_int_eq(r.n, 6);
 }
 END_TEST
 

@@ -1,6 +1,7 @@
-/* autograd.h: the graph and the engine that walks it backward.
+/* autograd.h: the graph, the engine that walks it backward, and the observer that reports
+ * every step of both.
  *
- * Applying an op (mt_apply) does five things, in this order: make a BackwardFunction node,
+ * Applying an op (mt_apply, op.h) does five things, in this order: make a BackwardFunction node,
  * run the op's forward (which saves what backward needs in the node's context), link the node
  * to its inputs' nodes, store the node on the output as grad_fn, and return the output.
  * An input's node is its grad_fn when it has one (an intermediate), its AccumulateGrad node when
@@ -9,93 +10,11 @@
 #define MYTORCH_AUTOGRAD_H
 
 #include "tensor.h"
+#include "op.h"
 
-#define MT_MAX_INPUTS 4
-#define MT_CTX_SLOTS 4
-#define MT_AXIS_ALL 127      /* sum/mean over every element */
-
-/* ---- errors ------------------------------------------------------------------------------
- * Misuse of the API (a shape mismatch, a NULL input, backward on a tensor without a graph) is
- * reported through the error handler and the op returns NULL; an op given a NULL input returns
- * NULL without a second report, so the first error of an expression is the one you see. The
- * default handler prints "mytorch: <message>" to stderr. Nothing is left half-built: the
- * arena only holds a few unreachable bytes until its next reset. */
-typedef void (*mt_error_fn)(const char *message, void *user);
-void        mt_set_error_handler(mt_error_fn fn, void *user);  /* NULL: back to the default */
-void        mt_get_error_handler(mt_error_fn *fn, void **user); /* to restore it later */
-void        mt_error(const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 1, 2)))
+#ifdef __cplusplus
+extern "C" {
 #endif
-    ;
-const char *mt_last_error(void);   /* "" when none since mt_clear_error */
-void        mt_clear_error(void);
-
-/* ---- the context: what forward saved for backward ----------------------------------------- */
-typedef struct mt_ctx {
-    const mt_tensor *saved[MT_CTX_SLOTS]; /* save_for_backward: tensors (not copied) */
-    int      nsaved;
-    double   scalars[MT_CTX_SLOTS];       /* e.g. pow's exponent */
-    int      ints[MT_CTX_SLOTS];          /* e.g. an axis */
-    int      nin;                         /* filled by the engine before forward: */
-    mt_shape in_shape[MT_MAX_INPUTS];     /* the inputs' shapes */
-} mt_ctx;
-
-void mt_save_for_backward(mt_ctx *ctx, const mt_tensor *t);
-
-/* ---- ops -------------------------------------------------------------------------------- */
-/* Non-tensor arguments of an op. */
-typedef struct mt_op_args {
-    double   scalar;   /* pow: the exponent */
-    int      axis;     /* sum, mean, log_softmax: an axis (negative counts from the end), or MT_AXIS_ALL */
-    bool     keepdim;  /* sum, mean */
-    mt_shape shape;    /* reshape: the new shape */
-} mt_op_args;
-
-/* Where gradcheck draws an input: uniform in [lo, hi], redrawn while |x| < min_abs (to keep
- * log, sqrt and div away from 0 and relu away from its kink). A `labels` input is not
- * differentiated: it is drawn as integers in [lo, hi). */
-typedef struct mt_domain {
-    double lo, hi, min_abs;
-    bool   labels;
-} mt_domain;
-
-/* One shape case for gradcheck (and the op's own documentation of what it accepts). */
-typedef struct mt_case {
-    const char *name;
-    mt_shape    in[MT_MAX_INPUTS];
-    mt_op_args  args;
-} mt_case;
-
-/* forward: computes the output (a new tensor in the current arena) from the inputs, saving in
- *   ctx what backward needs. On bad shapes it calls mt_error naming the op and the shapes and
- *   returns NULL.
- * backward: given the gradient of the output, ADDS the gradient of each input into grad_in[i]
- *   (a tensor of input i's shape). grad_in[i] is NULL when input i needs no gradient. */
-typedef mt_tensor *(*mt_forward_fn)(mt_ctx *ctx, mt_tensor *const *in, const mt_op_args *args);
-typedef void (*mt_backward_fn)(const mt_ctx *ctx, const mt_tensor *grad_out,
-                               mt_tensor *const *grad_in);
-
-/* Everything about one op, in one place (src/ops/<name>.c), listed once in src/ops/ops.def. */
-typedef struct mt_op {
-    const char    *name;            /* "mul" */
-    const char    *backward_name;   /* "MulBackward0", as grad_fn=<...> prints it */
-    int            arity;           /* tensor inputs */
-    mt_forward_fn  forward;
-    mt_backward_fn backward;
-    mt_domain      domain[MT_MAX_INPUTS];
-    const mt_case *cases;           /* gradcheck's shape cases */
-    int            ncases;
-} mt_op;
-
-/* The registry: every op, in the order of src/ops/ops.def. */
-int          mt_op_count(void);
-const mt_op *mt_op_at(int i);
-const mt_op *mt_op_find(const char *name);   /* NULL when no op has that name */
-bool         mt_op_registered(const mt_op *op);
-
-/* Applies an op: the handout's Function.apply. Returns NULL after reporting an error. */
-mt_tensor *mt_apply(const mt_op *op, mt_tensor *const *inputs, const mt_op_args *args);
 
 /* ---- the graph -------------------------------------------------------------------------- */
 typedef enum mt_node_kind {
@@ -107,7 +26,8 @@ struct mt_node {
     mt_node_kind kind;
     uint32_t     id;                          /* unique per process */
     const mt_op *op;                          /* BackwardFunction: the op */
-    mt_tensor   *variable;                    /* AccumulateGrad: the leaf; BackwardFunction: the output */
+    mt_tensor   *variable;                    /* AccumulateGrad: the leaf; BackwardFunction: its
+                                                 output */
     int          nparents;                    /* BackwardFunction: the op's arity */
     mt_node     *next_functions[MT_MAX_INPUTS]; /* the parents; NULL for a constant input */
     mt_ctx       ctx;
@@ -120,10 +40,15 @@ struct mt_node {
 
 /* ---- backward ---------------------------------------------------------------------------- */
 typedef enum mt_traversal {
-    MT_DFS,    /* the handout's recursive depth-first walk: a node runs once per path to it */
-    MT_TOPO    /* PyTorch's: each node runs once, after every gradient into it has been summed */
+    MT_DFS = 0,            /* the handout's recursive depth-first walk, first input first: a node
+                              runs once per path to it */
+    MT_TOPO = 1,           /* PyTorch's: each node runs once, after every gradient into it has
+                              been summed */
+    MT_DFS_LAST_FIRST = 2, /* the same DFS visiting the last input first, as the handout's
+                              walkthrough does (c before d, a before a*b); same gradients */
+    MT_NO_TRAVERSAL = -1   /* on observer events that belong to no walk (graph building) */
 } mt_traversal;
-/* Neither walk recurses in C: MT_DFS keeps the recursion's stack in an array (the observer sees
+/* Neither walk recurses in C: the DFS keeps the recursion's stack in an array (the observer sees
  * the recursion's order), so a graph as deep as memory allows does not overflow the C stack. */
 
 /* t.backward(): seeds a gradient of ones of t's shape and walks with the recursive DFS.
@@ -135,25 +60,39 @@ int  mt_backward(mt_tensor *t);
  * Grad mode is off while backward runs and is restored when it returns, error or not. */
 int  mt_backward_ex(mt_tensor *t, const mt_tensor *grad, mt_traversal how);
 void mt_zero_grad(mt_tensor *t);              /* sets t->grad to zeros when it exists */
+const char *mt_traversal_name(mt_traversal how); /* "dfs", "topo", "dfs_last_first", "none" */
 
 /* No-grad mode: while off, ops build no nodes and their outputs require no grad. Per thread. */
 bool mt_set_grad_enabled(bool on);            /* returns the previous setting */
 bool mt_is_grad_enabled(void);
 
-/* ---- the observer: everything a graph exporter or a step-by-step viewer needs -------------- */
+/* ---- the observer: everything a graph exporter or a step-by-step viewer needs --------------
+ * The DFS is the recursion visit(node, grad) { VISIT; leaf: ACCUMULATE | run backward,
+ * NODE_GRADS, then for each parent: GRAD_PASSED, visit(parent) } RETURN, so the call stack at
+ * any event is the VISITs not yet RETURNed, and `depth` is its height (the root's visit is at
+ * depth 1). The topological walk reports VISIT, NODE_GRADS, GRAD_PASSED with the parent's
+ * `pending` count after the delivery, and READY when that count reaches 0. */
 typedef enum mt_event_kind {
-    MT_EV_NODE_CREATED,   /* forward made `node` for output `tensor` from `inputs` */
-    MT_EV_BACKWARD_BEGIN, /* backward starts at `tensor` with seed `grad` (how: `traversal`) */
+    MT_EV_NODE_CREATED,   /* forward made BackwardFunction `node` for output `tensor` from
+                             `inputs`, with the op's non-tensor `args` */
+    MT_EV_LEAF_NODE_CREATED, /* the AccumulateGrad `node` of leaf `tensor` was made (the first
+                             time the leaf was an input of an op that builds a node) */
+    MT_EV_BACKWARD_BEGIN, /* backward starts at `tensor` (root `node`) with seed `grad` */
     MT_EV_VISIT,          /* backward reached `node` with the gradient `grad` */
+    MT_EV_NODE_GRADS,     /* `node`'s backward ran: `grads[i]` is what it computed for input i
+                             (NULL where input i takes none), `ngrads` its arity */
     MT_EV_GRAD_PASSED,    /* `node` passes `grad` to its parent `parent` (input `input_index`) */
     MT_EV_ACCUMULATE,     /* AccumulateGrad `node` adds `grad` into leaf `tensor`: `before`
                              (a copy; NULL on the first time) and `after` (the leaf's .grad).
                              None for a leaf that stopped requiring grad, as in PyTorch. */
-    MT_EV_BACKWARD_END
+    MT_EV_RETURN,         /* DFS: the visit of `node` returns (its frame is popped) */
+    MT_EV_READY,          /* topological: every edge into `node` has delivered; it will run */
+    MT_EV_BACKWARD_END    /* the walk ends with `status` 0, or -1 after an error */
 } mt_event_kind;
 
 typedef struct mt_event {
     mt_event_kind     kind;
+    mt_traversal      traversal;  /* the walk it belongs to; MT_NO_TRAVERSAL outside backward */
     const mt_node    *node;
     const mt_node    *parent;
     int               input_index;
@@ -163,12 +102,22 @@ typedef struct mt_event {
     const mt_tensor  *after;
     mt_tensor *const *inputs;     /* NODE_CREATED: the op's inputs */
     int               ninputs;
-    mt_traversal      traversal;  /* every backward event: the walk it belongs to */
+    const mt_op_args *args;       /* NODE_CREATED: the op's non-tensor arguments */
+    mt_tensor *const *grads;      /* NODE_GRADS */
+    int               ngrads;
+    int               depth;      /* DFS: the height of the call stack (see above); else 0 */
+    int               pending;    /* topological GRAD_PASSED: edges into `parent` still to come */
+    int               status;     /* BACKWARD_END */
 } mt_event;
 
 typedef void (*mt_observer_fn)(const mt_event *ev, void *user);
-/* One observer at a time; NULL removes it. Tensors in an event are valid during the call only
- * unless they live in an arena you keep. */
+/* One observer at a time, per thread; NULL removes it. Tensors in an event are valid during the
+ * call only unless they live in an arena you keep (trace.h copies what it needs). */
 void mt_set_observer(mt_observer_fn fn, void *user);
+void mt_get_observer(mt_observer_fn *fn, void **user);   /* to restore it later */
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -34,12 +34,16 @@
  * their own graphs at once; they must not share a tensor that either of them writes. A thread
  * frees its own state with mt_shutdown() before it ends.
  *
- * Where things are: tensor.h (tensors, arenas, RNG), autograd.h (nodes, context, backward,
- * observer, op registry), ops.h (the ops), nn.h (modules), optim.h (SGD), io.h (IDX and .npy). */
+ * Where things are: tensor.h (tensors, arenas, RNG), error.h (how misuse is reported), op.h
+ * (what an op is: descriptor, context, gradcheck domains and cases, the registry, mt_apply),
+ * autograd.h (nodes, backward, grad mode, the observer), ops.h (the ops), nn.h (modules),
+ * optim.h (SGD), io.h (IDX and .npy). */
 #ifndef MYTORCH_H
 #define MYTORCH_H
 
 #include "tensor.h"
+#include "error.h"
+#include "op.h"
 #include "autograd.h"
 #include "ops.h"
 #include "nn.h"

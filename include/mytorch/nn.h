@@ -21,6 +21,10 @@
 
 #include "ops.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define MT_NAME_MAX 64
 
 /* A parameter or buffer with its state_dict key ("0.weight", "1.running_mean"). */
@@ -67,5 +71,9 @@ mt_tensor *mt_linear_fn(mt_tensor *x, mt_tensor *w, mt_tensor *b);
 /* Training-mode F.batch_norm without running statistics: x (N, F) normalised with its batch
  * mean and biased variance, then gamma (F,) * xhat + beta (F,). */
 mt_tensor *mt_batch_norm_fn(mt_tensor *x, mt_tensor *gamma, mt_tensor *beta, double eps);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

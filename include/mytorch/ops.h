@@ -7,6 +7,10 @@
 
 #include "autograd.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* element-wise, broadcasting: a (.., m) op b (.., m) -> the broadcast shape */
 mt_tensor *mt_add(mt_tensor *a, mt_tensor *b);
 mt_tensor *mt_sub(mt_tensor *a, mt_tensor *b);
@@ -32,7 +36,8 @@ mt_tensor *mt_tanh(mt_tensor *a);
 mt_tensor *mt_sigmoid(mt_tensor *a);
 
 /* linear algebra and shapes */
-mt_tensor *mt_matmul(mt_tensor *a, mt_tensor *b);       /* (n, k) @ (k, m) -> (n, m), OpenBLAS dgemm */
+/* (n, k) @ (k, m) -> (n, m), OpenBLAS dgemm */
+mt_tensor *mt_matmul(mt_tensor *a, mt_tensor *b);
 mt_tensor *mt_transpose(mt_tensor *a);                  /* (n, m) -> (m, n) */
 mt_tensor *mt_reshape(mt_tensor *a, mt_shape shape);    /* same numel; one dim may be -1 */
 
@@ -46,5 +51,9 @@ mt_tensor *mt_mean_axis(mt_tensor *a, int axis, bool keepdim);
 mt_tensor *mt_log_softmax(mt_tensor *x, int axis);      /* (N, C), axis 1: LogSumExp-stable */
 /* logits (N, C), labels (N,) holding integers in [0, C) -> () mean of -log_softmax[i, label_i] */
 mt_tensor *mt_cross_entropy(mt_tensor *logits, mt_tensor *labels);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -6,6 +6,10 @@
 
 #include "tensor.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct mt_sgd mt_sgd;
 
 /* Keeps pointers to the n parameters (not owned: they must outlive the optimizer) and their
@@ -16,5 +20,9 @@ void    mt_sgd_step(mt_sgd *opt);        /* parameters whose grad is NULL are le
 void    mt_sgd_zero_grad(mt_sgd *opt);
 void    mt_sgd_set_lr(mt_sgd *opt, double lr);
 void    mt_sgd_free(mt_sgd *opt);        /* NULL is fine */
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -10,6 +10,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define MT_MAX_DIMS 4
 #define MT_LABEL_MAX 32
 
@@ -30,7 +34,8 @@ typedef struct mt_shape {
       { __VA_ARGS__ } }
 #define MT_SCALAR_DIMS { 0, { 0 } }
 /* how many arguments (up to 16), as a constant the static assertion above can test */
-#define MT_NARGS_(...) MT_NARGS_N_(__VA_ARGS__, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0)
+#define MT_NARGS_(...) \
+    MT_NARGS_N_(__VA_ARGS__, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0)
 #define MT_NARGS_N_(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, n, ...) n
 
 /* The number of elements: 1 for a scalar, 0 when a dimension is 0. SIZE_MAX when the count does
@@ -90,7 +95,8 @@ mt_tensor *mt_zeros(mt_shape s);
 mt_tensor *mt_ones(mt_shape s);
 mt_tensor *mt_full(mt_shape s, double value);
 mt_tensor *mt_scalar(double value);             /* 0-D */
-mt_tensor *mt_from_data(mt_shape s, const double *data);   /* copies numel values (data NULL: refused unless numel is 0) */
+/* copies numel values (data NULL: refused unless numel is 0) */
+mt_tensor *mt_from_data(mt_shape s, const double *data);
 mt_tensor *mt_zeros_like(const mt_tensor *t);
 mt_tensor *mt_copy(const mt_tensor *t);         /* same values and requires_grad, new leaf */
 mt_tensor *mt_detach(const mt_tensor *t);       /* same values, new leaf, requires_grad false */
@@ -125,5 +131,9 @@ mt_rng  *mt_default_rng(void);                  /* the generator mt_manual_seed 
 void     mt_manual_seed(uint64_t seed);
 mt_tensor *mt_rand(mt_shape s, double lo, double hi, mt_rng *r); /* r NULL: default rng */
 mt_tensor *mt_randn(mt_shape s, double mean, double std, mt_rng *r);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

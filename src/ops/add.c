@@ -1,7 +1,7 @@
 /* add.c: a + b, element-wise with broadcasting.
  * d(a + b)/da = 1 and d(a + b)/db = 1: each input receives the output gradient, summed over
  * the dimensions along which it was broadcast. */
-#include "op.h"
+#include "op_impl.h"
 
 static double add2(double x, double y) { return x + y; }
 
@@ -13,19 +13,28 @@ static mt_tensor *add_forward(mt_ctx *ctx, mt_tensor *const *in, const mt_op_arg
     return out;
 }
 
-static void add_backward(const mt_ctx *ctx, const mt_tensor *g, mt_tensor *const *gin)
+static void add_backward(const mt_ctx *ctx, const mt_tensor *grad_out, mt_tensor *const *grad_in)
 {
     (void)ctx;
-    if (gin[0]) mt_unbroadcast_acc(gin[0], g);
-    if (gin[1]) mt_unbroadcast_acc(gin[1], g);
+    if (grad_in[0]) mt_unbroadcast_acc(grad_in[0], grad_out);
+    if (grad_in[1]) mt_unbroadcast_acc(grad_in[1], grad_out);
+}
+
+/* d out / d input at one element (op.h): what backward multiplies grad_out by */
+static double add_local_grad(const mt_ctx *ctx, int input, const double *x, double y)
+{
+    (void)ctx; (void)input; (void)x; (void)y;
+    return 1.0;
 }
 
 static const mt_case add_cases[] = { MT_BINARY_CASES };
 
 const mt_op mt_op_add = {
     .name = "add", .backward_name = "AddBackward0", .arity = 2,
+    .symbol = "+", .local_text = { "1", "1" },
+    .local_grad = add_local_grad,
     .forward = add_forward, .backward = add_backward,
-    .domain = { { -2, 2, 0, false }, { -2, 2, 0, false } },
+    .domain = { { .lo = -2, .hi = 2 }, { .lo = -2, .hi = 2 } },
     .cases = add_cases, .ncases = MT_COUNT(add_cases),
 };
 
@@ -34,4 +43,4 @@ mt_tensor *mt_add(mt_tensor *a, mt_tensor *b)
     return mt_apply(&mt_op_add, (mt_tensor *[]){ a, b }, NULL);
 }
 
-mt_tensor *mt_add_scalar(mt_tensor *a, double s) { return a ? mt_add(a, mt_scalar(s)) : NULL; }
+mt_tensor *mt_add_scalar(mt_tensor *a, double s) { return a ? mt_add(a, mt_scalar_constant(s)) : NULL; }

@@ -4,8 +4,8 @@
  * one fused backward, which per feature f, with sums over the rows n, is
  *     dbeta  += sum dy          dgamma += sum dy * xhat
  *     dx     += gamma / (N sqrt(var + eps)) * (N dy - sum dy - xhat * sum dy * xhat)
- * The running statistics are the module's business (src/nn/batchnorm.c), not the op's. */
-#include "op.h"
+ * The running statistics are the module's business (src/nn/batchnorm1d.c), not the op's. */
+#include "op_impl.h"
 
 #include <math.h>
 #include <string.h>
@@ -18,7 +18,8 @@ static mt_tensor *batch_norm_forward(mt_ctx *ctx, mt_tensor *const *in, const mt
         beta->shape.ndim != 1 || gamma->shape.dim[0] != x->shape.dim[1] ||
         beta->shape.dim[0] != x->shape.dim[1]) {
         char bx[64], bg[64], bb[64];
-        mt_error("batch_norm: x %s, gamma %s and beta %s do not fit (need (N, F) with N >= 1, (F,), (F,))",
+        mt_error("batch_norm: x %s, gamma %s and beta %s do not fit "
+                 "(need (N, F) with N >= 1, (F,), (F,))",
                  mt_shape_str(x->shape, bx, sizeof bx), mt_shape_str(gamma->shape, bg, sizeof bg),
                  mt_shape_str(beta->shape, bb, sizeof bb));
         return NULL;
@@ -97,14 +98,11 @@ static const mt_case batch_norm_cases[] = {
 };
 
 const mt_op mt_op_batch_norm = {
-    .name = "batch_norm",
-    .backward_name = "NativeBatchNormBackward0",
-    .arity = 3,
-    .forward = batch_norm_forward,
-    .backward = batch_norm_backward,
-    .domain = { { -2.0, 2.0, 0.0, false }, { 0.5, 2.0, 0.0, false }, { -1.0, 1.0, 0.0, false } },
-    .cases = batch_norm_cases,
-    .ncases = MT_COUNT(batch_norm_cases),
+    .name = "batch_norm", .backward_name = "NativeBatchNormBackward0", .arity = 3,
+    .symbol = "BN", .local_text = { "(γ/σ) (g − mean g − x̂ · mean(g x̂))", "Σ g x̂", "Σ g" },
+    .forward = batch_norm_forward, .backward = batch_norm_backward,
+    .domain = { { .lo = -2, .hi = 2 }, { .lo = 0.5, .hi = 2 }, { .lo = -1, .hi = 1 } },
+    .cases = batch_norm_cases, .ncases = MT_COUNT(batch_norm_cases),
 };
 
 mt_tensor *mt_batch_norm_fn(mt_tensor *x, mt_tensor *gamma, mt_tensor *beta, double eps)

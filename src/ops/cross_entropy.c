@@ -2,7 +2,7 @@
  *     loss = 1/N sum_i (logsumexp(x_i) - x_i[y_i]),    logits x (N, C), labels y (N,)
  * in one op, so logits of +-1000 give a finite loss. Backward: dx = g/N (softmax(x) - onehot(y)).
  * The labels are a constant input holding integers as doubles; they get no gradient. */
-#include "op.h"
+#include "op_impl.h"
 
 #include <math.h>
 
@@ -25,8 +25,8 @@ static bool inputs_ok(const mt_tensor *x, const mt_tensor *labels)
     for (int i = 0; i < n; i++) {
         double v = labels->data[i];
         if (!(v >= 0.0 && v < (double)c) || v != floor(v)) {
-            mt_error("cross_entropy: labels[%d] = %.17g is not a class index (an integer in [0, %d))",
-                     i, v, c);
+            mt_error("cross_entropy: labels[%d] = %.17g is not a class index "
+                     "(an integer in [0, %d))", i, v, c);
             return false;
         }
     }
@@ -81,14 +81,12 @@ static const mt_case cross_entropy_cases[] = {
 };
 
 const mt_op mt_op_cross_entropy = {
-    .name = "cross_entropy",
-    .backward_name = "NllLossBackward0",
-    .arity = 2,
-    .forward = cross_entropy_forward,
-    .backward = cross_entropy_backward,
-    .domain = { { -3.0, 3.0, 0.0, false }, { 0.0, 3.0, 0.0, true } },
-    .cases = cross_entropy_cases,
-    .ncases = MT_COUNT(cross_entropy_cases),
+    .name = "cross_entropy", .backward_name = "NllLossBackward0", .arity = 2,
+    .symbol = "CE",
+    .local_text = { "(softmax(a) − onehot(labels)) · g / N", "none: labels take no gradient" },
+    .forward = cross_entropy_forward, .backward = cross_entropy_backward,
+    .domain = { { .lo = -3, .hi = 3 }, { .lo = 0, .hi = 3, .labels = true } },
+    .cases = cross_entropy_cases, .ncases = MT_COUNT(cross_entropy_cases),
 };
 
 mt_tensor *mt_cross_entropy(mt_tensor *logits, mt_tensor *labels)

@@ -1,6 +1,6 @@
 /* div.c: a / b, element-wise with broadcasting.
  * d(a / b)/da = 1 / b and d(a / b)/db = -a / b^2. gradcheck keeps b away from 0. */
-#include "op.h"
+#include "op_impl.h"
 
 static double div2(double x, double y) { return x / y; }
 static double mul2(double x, double y) { return x * y; }
@@ -17,27 +17,36 @@ static mt_tensor *div_forward(mt_ctx *ctx, mt_tensor *const *in, const mt_op_arg
     return out;
 }
 
-static void div_backward(const mt_ctx *ctx, const mt_tensor *g, mt_tensor *const *gin)
+static void div_backward(const mt_ctx *ctx, const mt_tensor *grad_out, mt_tensor *const *grad_in)
 {
     const mt_tensor *a = ctx->saved[0], *b = ctx->saved[1];
-    mt_tensor *t = mt_empty(g->shape);
-    if (gin[0]) {
-        mt_broadcast_apply(g, b, t, div2);              /* g / b */
-        mt_unbroadcast_acc(gin[0], t);
+    mt_tensor *t = mt_empty(grad_out->shape);
+    if (grad_in[0]) {
+        mt_broadcast_apply(grad_out, b, t, div2);              /* grad_out / b */
+        mt_unbroadcast_acc(grad_in[0], t);
     }
-    if (gin[1]) {
+    if (grad_in[1]) {
         mt_broadcast_apply(a, b, t, neg_a_over_b2);     /* -a / b^2, in the output's shape */
-        mt_broadcast_apply(t, g, t, mul2);              /* times g */
-        mt_unbroadcast_acc(gin[1], t);
+        mt_broadcast_apply(t, grad_out, t, mul2);              /* times grad_out */
+        mt_unbroadcast_acc(grad_in[1], t);
     }
+}
+
+/* d out / d input at one element (op.h): what backward multiplies grad_out by */
+static double div_local_grad(const mt_ctx *ctx, int input, const double *x, double y)
+{
+    (void)ctx; (void)y;
+    return input == 0 ? 1.0 / x[1] : -x[0] / (x[1] * x[1]);
 }
 
 static const mt_case div_cases[] = { MT_BINARY_CASES };
 
 const mt_op mt_op_div = {
     .name = "div", .backward_name = "DivBackward0", .arity = 2,
+    .symbol = "÷", .local_text = { "1/b", "−a/b²" },
+    .local_grad = div_local_grad,
     .forward = div_forward, .backward = div_backward,
-    .domain = { { -2, 2, 0, false }, { -2, 2, 0.5, false } },
+    .domain = { { .lo = -2, .hi = 2 }, { .lo = -2, .hi = 2, .min_abs = 0.5 } },
     .cases = div_cases, .ncases = MT_COUNT(div_cases),
 };
 
@@ -46,5 +55,5 @@ mt_tensor *mt_div(mt_tensor *a, mt_tensor *b)
     return mt_apply(&mt_op_div, (mt_tensor *[]){ a, b }, NULL);
 }
 
-mt_tensor *mt_div_scalar(mt_tensor *a, double s) { return a ? mt_div(a, mt_scalar(s)) : NULL; }
-mt_tensor *mt_rdiv_scalar(double s, mt_tensor *a) { return a ? mt_div(mt_scalar(s), a) : NULL; }
+mt_tensor *mt_div_scalar(mt_tensor *a, double s) { return a ? mt_div(a, mt_scalar_constant(s)) : NULL; }
+mt_tensor *mt_rdiv_scalar(double s, mt_tensor *a) { return a ? mt_div(mt_scalar_constant(s), a) : NULL; }

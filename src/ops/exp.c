@@ -1,5 +1,5 @@
 /* exp.c: e^a. d(e^a)/da = e^a: forward saves its own output. */
-#include "op.h"
+#include "op_impl.h"
 
 #include <math.h>
 
@@ -12,18 +12,28 @@ static mt_tensor *exp_forward(mt_ctx *ctx, mt_tensor *const *in, const mt_op_arg
     return out;
 }
 
-static void exp_backward(const mt_ctx *ctx, const mt_tensor *g, mt_tensor *const *gin)
+static void exp_backward(const mt_ctx *ctx, const mt_tensor *grad_out, mt_tensor *const *grad_in)
 {
     const mt_tensor *out = ctx->saved[0];
-    for (size_t i = 0; i < g->numel; i++) gin[0]->data[i] += g->data[i] * out->data[i];
+    for (size_t i = 0; i < grad_out->numel; i++)
+        grad_in[0]->data[i] += grad_out->data[i] * out->data[i];
+}
+
+/* d out / d input at one element (op.h): what backward multiplies grad_out by */
+static double exp_local_grad(const mt_ctx *ctx, int input, const double *x, double y)
+{
+    (void)ctx; (void)input; (void)x;
+    return y;
 }
 
 static const mt_case exp_cases[] = { MT_UNARY_CASES };
 
 const mt_op mt_op_exp = {
     .name = "exp", .backward_name = "ExpBackward0", .arity = 1,
+    .symbol = "exp", .local_text = { "y (= exp a)" },
+    .local_grad = exp_local_grad,
     .forward = exp_forward, .backward = exp_backward,
-    .domain = { { -2, 2, 0, false } },
+    .domain = { { .lo = -2, .hi = 2 } },
     .cases = exp_cases, .ncases = MT_COUNT(exp_cases),
 };
 

@@ -2,7 +2,7 @@
  * as torch.nn.functional.linear. Both directions are single dgemm calls; backward passes
  * beta = 1 so that it adds into the gradients instead of overwriting them:
  *     dx += dy W      dW += dy^T x      db += column sums of dy */
-#include "op.h"
+#include "op_impl.h"
 
 #include <cblas.h>
 #include <string.h>
@@ -22,7 +22,8 @@ static mt_tensor *linear_forward(mt_ctx *ctx, mt_tensor *const *in, const mt_op_
     int n = x->shape.dim[0], k = x->shape.dim[1], m = w->shape.dim[0];
     mt_tensor *y = mt_empty(MT_SHAPE(n, m));           /* (N, out) */
     if (!y) return NULL;
-    for (int i = 0; i < n; i++) memcpy(y->data + (size_t)i * m, b->data, (size_t)m * sizeof(double));
+    for (int i = 0; i < n; i++)
+        memcpy(y->data + (size_t)i * m, b->data, (size_t)m * sizeof(double));
     if (n > 0 && m > 0 && k > 0)
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, m, k,
                     1.0, x->data, k, w->data, k, 1.0, y->data, m);
@@ -58,14 +59,11 @@ static const mt_case linear_cases[] = {
 };
 
 const mt_op mt_op_linear = {
-    .name = "linear",
-    .backward_name = "AddmmBackward0",
-    .arity = 3,
-    .forward = linear_forward,
-    .backward = linear_backward,
-    .domain = { { -1.0, 1.0, 0.0, false }, { -1.0, 1.0, 0.0, false }, { -1.0, 1.0, 0.0, false } },
-    .cases = linear_cases,
-    .ncases = MT_COUNT(linear_cases),
+    .name = "linear", .backward_name = "AddmmBackward0", .arity = 3,
+    .symbol = "linear", .local_text = { "g @ W", "gᵀ @ x", "Σ g over the batch" },
+    .forward = linear_forward, .backward = linear_backward,
+    .domain = { { .lo = -1, .hi = 1 }, { .lo = -1, .hi = 1 }, { .lo = -1, .hi = 1 } },
+    .cases = linear_cases, .ncases = MT_COUNT(linear_cases),
 };
 
 mt_tensor *mt_linear_fn(mt_tensor *x, mt_tensor *w, mt_tensor *b)

@@ -1,7 +1,7 @@
 /* log_softmax.c: y = x - logsumexp(x) along axis 1 of an (N, C) matrix, computed as
  * x - max - log(sum(exp(x - max))) so that logits of any size stay finite.
  * Backward: dx = dy - softmax(x) * rowsum(dy), with softmax(x) = exp(y) from the saved output. */
-#include "op.h"
+#include "op_impl.h"
 
 #include <math.h>
 
@@ -15,8 +15,8 @@ static bool rows_ok(const char *op, const mt_tensor *x, int axis)
         return false;
     }
     if (axis != 1 && axis != -1) {
-        mt_error("%s: only axis 1 (or -1) of an (N, C) input is supported, got axis %d for shape %s",
-                 op, axis, mt_shape_str(x->shape, b, sizeof b));
+        mt_error("%s: only axis 1 (or -1) of an (N, C) input is supported, "
+                 "got axis %d for shape %s", op, axis, mt_shape_str(x->shape, b, sizeof b));
         return false;
     }
     return true;
@@ -66,14 +66,11 @@ static const mt_case log_softmax_cases[] = {
 };
 
 const mt_op mt_op_log_softmax = {
-    .name = "log_softmax",
-    .backward_name = "LogSoftmaxBackward0",
-    .arity = 1,
-    .forward = log_softmax_forward,
-    .backward = log_softmax_backward,
-    .domain = { { -3.0, 3.0, 0.0, false } },
-    .cases = log_softmax_cases,
-    .ncases = MT_COUNT(log_softmax_cases),
+    .name = "log_softmax", .backward_name = "LogSoftmaxBackward0", .arity = 1,
+    .symbol = "log_softmax", .local_text = { "g − softmax(a) · Σ g" },
+    .forward = log_softmax_forward, .backward = log_softmax_backward,
+    .domain = { { .lo = -3, .hi = 3 } },
+    .cases = log_softmax_cases, .ncases = MT_COUNT(log_softmax_cases),
 };
 
 mt_tensor *mt_log_softmax(mt_tensor *x, int axis)

@@ -1,6 +1,6 @@
 /* matmul.c: a @ b for 2-D a (n, k) and b (k, m), through OpenBLAS's cblas_dgemm.
  * Backward: da += g @ b^T (n, k) and db += a^T @ g (k, m); dgemm's beta = 1 does the "+=". */
-#include "op.h"
+#include "op_impl.h"
 
 #include <cblas.h>
 #include <stdint.h>
@@ -26,17 +26,17 @@ static mt_tensor *matmul_forward(mt_ctx *ctx, mt_tensor *const *in, const mt_op_
     return out;
 }
 
-static void matmul_backward(const mt_ctx *ctx, const mt_tensor *g, mt_tensor *const *gin)
+static void matmul_backward(const mt_ctx *ctx, const mt_tensor *grad_out, mt_tensor *const *grad_in)
 {
     const mt_tensor *a = ctx->saved[0], *b = ctx->saved[1];
     int n = a->shape.dim[0], k = a->shape.dim[1], m = b->shape.dim[1];
     if (!n || !m || !k) return;
-    if (gin[0])   /* (n, k) += (n, m) @ (m, k) */
+    if (grad_in[0])   /* (n, k) += (n, m) @ (m, k) */
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, k, m,
-                    1.0, g->data, m, b->data, m, 1.0, gin[0]->data, k);
-    if (gin[1])   /* (k, m) += (k, n) @ (n, m) */
+                    1.0, grad_out->data, m, b->data, m, 1.0, grad_in[0]->data, k);
+    if (grad_in[1])   /* (k, m) += (k, n) @ (n, m) */
         cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, m, n,
-                    1.0, a->data, k, g->data, m, 1.0, gin[1]->data, m);
+                    1.0, a->data, k, grad_out->data, m, 1.0, grad_in[1]->data, m);
 }
 
 static const mt_case matmul_cases[] = {
@@ -47,8 +47,9 @@ static const mt_case matmul_cases[] = {
 
 const mt_op mt_op_matmul = {
     .name = "matmul", .backward_name = "MmBackward0", .arity = 2,
+    .symbol = "@", .local_text = { "g @ Bᵀ", "Aᵀ @ g" },
     .forward = matmul_forward, .backward = matmul_backward,
-    .domain = { { -2, 2, 0, false }, { -2, 2, 0, false } },
+    .domain = { { .lo = -2, .hi = 2 }, { .lo = -2, .hi = 2 } },
     .cases = matmul_cases, .ncases = MT_COUNT(matmul_cases),
 };
 

@@ -1,6 +1,6 @@
 /* mean.c: the mean of all elements, or along one axis: the sum divided by the n elements
  * reduced, so each input receives the output gradient divided by n. */
-#include "op.h"
+#include "op_impl.h"
 #include "../reduce.h"
 
 #include <math.h>
@@ -17,12 +17,12 @@ static mt_tensor *mean_forward(mt_ctx *ctx, mt_tensor *const *in, const mt_op_ar
     return out;
 }
 
-static void mean_backward(const mt_ctx *ctx, const mt_tensor *g, mt_tensor *const *gin)
+static void mean_backward(const mt_ctx *ctx, const mt_tensor *grad_out, mt_tensor *const *grad_in)
 {
     mt_reduce p;
     mt_reduce_plan("mean", ctx->in_shape[0], ctx->ints[0], ctx->ints[1], &p);
     /* n = 0: there is nothing to spread the gradient over */
-    mt_reduce_spread_acc(&p, g->data, gin[0]->data, p.n ? 1.0 / (double)p.n : 0.0);
+    mt_reduce_spread_acc(&p, grad_out->data, grad_in[0]->data, p.n ? 1.0 / (double)p.n : 0.0);
 }
 
 static const mt_case mean_cases[] = {
@@ -36,8 +36,9 @@ static const mt_case mean_cases[] = {
 
 const mt_op mt_op_mean = {
     .name = "mean", .backward_name = "MeanBackward0", .arity = 1,
+    .symbol = "mean", .local_text = { "g / n broadcast to a's shape" },
     .forward = mean_forward, .backward = mean_backward,
-    .domain = { { -2, 2, 0, false } },
+    .domain = { { .lo = -2, .hi = 2 } },
     .cases = mean_cases, .ncases = MT_COUNT(mean_cases),
 };
 

@@ -1,6 +1,6 @@
 /* mul.c: a * b, element-wise with broadcasting.
  * d(a * b)/da = b and d(a * b)/db = a: forward saves both inputs for backward. */
-#include "op.h"
+#include "op_impl.h"
 
 static double mul2(double x, double y) { return x * y; }
 
@@ -15,26 +15,35 @@ static mt_tensor *mul_forward(mt_ctx *ctx, mt_tensor *const *in, const mt_op_arg
     return out;
 }
 
-static void mul_backward(const mt_ctx *ctx, const mt_tensor *g, mt_tensor *const *gin)
+static void mul_backward(const mt_ctx *ctx, const mt_tensor *grad_out, mt_tensor *const *grad_in)
 {
     const mt_tensor *a = ctx->saved[0], *b = ctx->saved[1];
-    mt_tensor *t = mt_empty(g->shape);              /* (output shape) local gradient * g */
-    if (gin[0]) {
-        mt_broadcast_apply(g, b, t, mul2);          /* g * b */
-        mt_unbroadcast_acc(gin[0], t);
+    mt_tensor *t = mt_empty(grad_out->shape);  /* (output shape) local gradient * grad_out */
+    if (grad_in[0]) {
+        mt_broadcast_apply(grad_out, b, t, mul2);          /* grad_out * b */
+        mt_unbroadcast_acc(grad_in[0], t);
     }
-    if (gin[1]) {
-        mt_broadcast_apply(g, a, t, mul2);          /* g * a */
-        mt_unbroadcast_acc(gin[1], t);
+    if (grad_in[1]) {
+        mt_broadcast_apply(grad_out, a, t, mul2);          /* grad_out * a */
+        mt_unbroadcast_acc(grad_in[1], t);
     }
+}
+
+/* d out / d input at one element (op.h): what backward multiplies grad_out by */
+static double mul_local_grad(const mt_ctx *ctx, int input, const double *x, double y)
+{
+    (void)ctx; (void)y;
+    return input == 0 ? x[1] : x[0];
 }
 
 static const mt_case mul_cases[] = { MT_BINARY_CASES };
 
 const mt_op mt_op_mul = {
     .name = "mul", .backward_name = "MulBackward0", .arity = 2,
+    .symbol = "×", .local_text = { "b", "a" },
+    .local_grad = mul_local_grad,
     .forward = mul_forward, .backward = mul_backward,
-    .domain = { { -2, 2, 0, false }, { -2, 2, 0, false } },
+    .domain = { { .lo = -2, .hi = 2 }, { .lo = -2, .hi = 2 } },
     .cases = mul_cases, .ncases = MT_COUNT(mul_cases),
 };
 
@@ -43,4 +52,4 @@ mt_tensor *mt_mul(mt_tensor *a, mt_tensor *b)
     return mt_apply(&mt_op_mul, (mt_tensor *[]){ a, b }, NULL);
 }
 
-mt_tensor *mt_mul_scalar(mt_tensor *a, double s) { return a ? mt_mul(a, mt_scalar(s)) : NULL; }
+mt_tensor *mt_mul_scalar(mt_tensor *a, double s) { return a ? mt_mul(a, mt_scalar_constant(s)) : NULL; }

@@ -1,5 +1,5 @@
 /* neg.c: -a. d(-a)/da = -1. */
-#include "op.h"
+#include "op_impl.h"
 
 static mt_tensor *neg_forward(mt_ctx *ctx, mt_tensor *const *in, const mt_op_args *args)
 {
@@ -9,18 +9,27 @@ static mt_tensor *neg_forward(mt_ctx *ctx, mt_tensor *const *in, const mt_op_arg
     return out;
 }
 
-static void neg_backward(const mt_ctx *ctx, const mt_tensor *g, mt_tensor *const *gin)
+static void neg_backward(const mt_ctx *ctx, const mt_tensor *grad_out, mt_tensor *const *grad_in)
 {
     (void)ctx;
-    for (size_t i = 0; i < g->numel; i++) gin[0]->data[i] -= g->data[i];
+    for (size_t i = 0; i < grad_out->numel; i++) grad_in[0]->data[i] -= grad_out->data[i];
+}
+
+/* d out / d input at one element (op.h): what backward multiplies grad_out by */
+static double neg_local_grad(const mt_ctx *ctx, int input, const double *x, double y)
+{
+    (void)ctx; (void)input; (void)x; (void)y;
+    return -1.0;
 }
 
 static const mt_case neg_cases[] = { MT_UNARY_CASES };
 
 const mt_op mt_op_neg = {
     .name = "neg", .backward_name = "NegBackward0", .arity = 1,
+    .symbol = "−", .local_text = { "−1" },
+    .local_grad = neg_local_grad,
     .forward = neg_forward, .backward = neg_backward,
-    .domain = { { -2, 2, 0, false } },
+    .domain = { { .lo = -2, .hi = 2 } },
     .cases = neg_cases, .ncases = MT_COUNT(neg_cases),
 };
 

@@ -1,6 +1,6 @@
 /* pow.c: a ^ p for a scalar exponent p. d(a^p)/da = p * a^(p-1).
  * gradcheck draws a > 0 so that fractional exponents are defined. */
-#include "op.h"
+#include "op_impl.h"
 
 #include <math.h>
 
@@ -13,15 +13,23 @@ static mt_tensor *pow_forward(mt_ctx *ctx, mt_tensor *const *in, const mt_op_arg
     return out;
 }
 
-static void pow_backward(const mt_ctx *ctx, const mt_tensor *g, mt_tensor *const *gin)
+static void pow_backward(const mt_ctx *ctx, const mt_tensor *grad_out, mt_tensor *const *grad_in)
 {
     const mt_tensor *a = ctx->saved[0];
     double p = ctx->scalars[0];
     /* a^0 is constant: its gradient is 0 everywhere, also at a = 0 where 0 * 0^-1 would be NaN
      * (PyTorch's pow_backward makes the same exception) */
     if (p == 0.0) return;
-    for (size_t i = 0; i < g->numel; i++)
-        gin[0]->data[i] += g->data[i] * p * pow(a->data[i], p - 1.0);
+    for (size_t i = 0; i < grad_out->numel; i++)
+        grad_in[0]->data[i] += grad_out->data[i] * p * pow(a->data[i], p - 1.0);
+}
+
+/* d out / d input at one element (op.h): what backward multiplies grad_out by */
+static double pow_local_grad(const mt_ctx *ctx, int input, const double *x, double y)
+{
+    (void)input; (void)y;
+    double p = ctx->scalars[0];
+    return p == 0.0 ? 0.0 : p * pow(x[0], p - 1.0);
 }
 
 static const mt_case pow_cases[] = {
@@ -34,8 +42,10 @@ static const mt_case pow_cases[] = {
 
 const mt_op mt_op_pow = {
     .name = "pow", .backward_name = "PowBackward0", .arity = 1,
+    .symbol = "^", .local_text = { "p · a^(p−1)" },
+    .local_grad = pow_local_grad,
     .forward = pow_forward, .backward = pow_backward,
-    .domain = { { 0.5, 2, 0, false } },
+    .domain = { { .lo = 0.5, .hi = 2 } },
     .cases = pow_cases, .ncases = MT_COUNT(pow_cases),
 };
 

@@ -1,6 +1,6 @@
 /* registry.c: the table of every op, made from src/ops/ops.def, which gradcheck, the tests and
  * mt_apply iterate. */
-#include "mytorch/autograd.h"
+#include "mytorch/op.h"
 
 #include <string.h>
 
@@ -32,4 +32,19 @@ bool mt_op_registered(const mt_op *op)
     for (int i = 0; i < REGISTRY_SIZE; i++)
         if (registry[i] == op) return true;
     return false;
+}
+
+const char *mt_op_missing_field(const mt_op *op)
+{
+    if (!op) return "the op itself";
+    if (!op->name || !*op->name) return "name";
+    if (!op->backward_name || !*op->backward_name) return "backward_name";
+    if (op->arity < 1 || op->arity > MT_MAX_INPUTS) return "arity";
+    if (!op->symbol || !*op->symbol) return "symbol";
+    for (int i = 0; i < op->arity; i++)
+        if (!op->local_text[i] || !*op->local_text[i]) return "local_text";
+    if (!op->forward) return "forward";
+    if (!op->backward) return "backward";
+    if (!op->cases || op->ncases < 1) return "cases";
+    return NULL;
 }

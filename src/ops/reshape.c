@@ -1,7 +1,7 @@
 /* reshape.c: the same elements in the same order under a new shape; one dimension may be -1
  * and is then inferred. Backward reshapes the gradient back, which for contiguous data is
  * adding it element by element. */
-#include "op.h"
+#include "op_impl.h"
 
 #include <limits.h>
 
@@ -34,7 +34,8 @@ static mt_tensor *reshape_forward(mt_ctx *ctx, mt_tensor *const *in, const mt_op
             return NULL;
         }
         /* a->numel % k != 0 also covers a saturated k (then a->numel < k) unless a is empty */
-        if (a->numel % k == 0 && a->numel / k <= (size_t)INT_MAX) s.dim[infer] = (int)(a->numel / k);
+        if (a->numel % k == 0 && a->numel / k <= (size_t)INT_MAX)
+            s.dim[infer] = (int)(a->numel / k);
     }
     if ((infer >= 0 && s.dim[infer] < 0) || mt_shape_numel(s) != a->numel) {
         mt_error("reshape: cannot view shape %s (%zu elements) as %s",
@@ -45,10 +46,11 @@ static mt_tensor *reshape_forward(mt_ctx *ctx, mt_tensor *const *in, const mt_op
     return mt_from_data(s, a->data);
 }
 
-static void reshape_backward(const mt_ctx *ctx, const mt_tensor *g, mt_tensor *const *gin)
+static void reshape_backward(const mt_ctx *ctx, const mt_tensor *grad_out,
+                             mt_tensor *const *grad_in)
 {
     (void)ctx;
-    for (size_t i = 0; i < g->numel; i++) gin[0]->data[i] += g->data[i];
+    for (size_t i = 0; i < grad_out->numel; i++) grad_in[0]->data[i] += grad_out->data[i];
 }
 
 static const mt_case reshape_cases[] = {
@@ -61,8 +63,9 @@ static const mt_case reshape_cases[] = {
 
 const mt_op mt_op_reshape = {
     .name = "reshape", .backward_name = "ReshapeAliasBackward0", .arity = 1,
+    .symbol = "reshape", .local_text = { "g reshaped to a's shape" },
     .forward = reshape_forward, .backward = reshape_backward,
-    .domain = { { -2, 2, 0, false } },
+    .domain = { { .lo = -2, .hi = 2 } },
     .cases = reshape_cases, .ncases = MT_COUNT(reshape_cases),
 };
 

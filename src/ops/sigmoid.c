@@ -1,7 +1,7 @@
 /* sigmoid.c: sigmoid(a) = 1 / (1 + e^-a), element-wise. d sigmoid(a)/da = s (1 - s) with
  * s = sigmoid(a): forward saves its own output. Forward never takes e^x of a large positive x,
  * so it neither overflows nor loses the small values. */
-#include "op.h"
+#include "op_impl.h"
 
 #include <math.h>
 
@@ -21,19 +21,29 @@ static mt_tensor *sigmoid_forward(mt_ctx *ctx, mt_tensor *const *in, const mt_op
     return out;
 }
 
-static void sigmoid_backward(const mt_ctx *ctx, const mt_tensor *g, mt_tensor *const *gin)
+static void sigmoid_backward(const mt_ctx *ctx, const mt_tensor *grad_out,
+                             mt_tensor *const *grad_in)
 {
     const mt_tensor *s = ctx->saved[0];           /* s = sigmoid(a), of a's shape */
-    for (size_t i = 0; i < g->numel; i++)
-        gin[0]->data[i] += g->data[i] * s->data[i] * (1.0 - s->data[i]);
+    for (size_t i = 0; i < grad_out->numel; i++)
+        grad_in[0]->data[i] += grad_out->data[i] * s->data[i] * (1.0 - s->data[i]);
+}
+
+/* d out / d input at one element (op.h): what backward multiplies grad_out by */
+static double sigmoid_local_grad(const mt_ctx *ctx, int input, const double *x, double y)
+{
+    (void)ctx; (void)input; (void)x;
+    return y * (1.0 - y);
 }
 
 static const mt_case sigmoid_cases[] = { MT_UNARY_CASES };
 
 const mt_op mt_op_sigmoid = {
     .name = "sigmoid", .backward_name = "SigmoidBackward0", .arity = 1,
+    .symbol = "σ", .local_text = { "y (1 − y)" },
+    .local_grad = sigmoid_local_grad,
     .forward = sigmoid_forward, .backward = sigmoid_backward,
-    .domain = { { -4, 4, 0, false } },
+    .domain = { { .lo = -4, .hi = 4 } },
     .cases = sigmoid_cases, .ncases = MT_COUNT(sigmoid_cases),
 };
 

@@ -1,5 +1,5 @@
 /* sqrt.c: the square root. d(sqrt a)/da = 1 / (2 sqrt a); gradcheck draws a in [0.1, 3]. */
-#include "op.h"
+#include "op_impl.h"
 
 #include <math.h>
 
@@ -12,18 +12,28 @@ static mt_tensor *sqrt_forward(mt_ctx *ctx, mt_tensor *const *in, const mt_op_ar
     return out;
 }
 
-static void sqrt_backward(const mt_ctx *ctx, const mt_tensor *g, mt_tensor *const *gin)
+static void sqrt_backward(const mt_ctx *ctx, const mt_tensor *grad_out, mt_tensor *const *grad_in)
 {
     const mt_tensor *out = ctx->saved[0];
-    for (size_t i = 0; i < g->numel; i++) gin[0]->data[i] += g->data[i] / (2.0 * out->data[i]);
+    for (size_t i = 0; i < grad_out->numel; i++)
+        grad_in[0]->data[i] += grad_out->data[i] / (2.0 * out->data[i]);
+}
+
+/* d out / d input at one element (op.h): what backward multiplies grad_out by */
+static double sqrt_local_grad(const mt_ctx *ctx, int input, const double *x, double y)
+{
+    (void)ctx; (void)input; (void)x;
+    return 0.5 / y;
 }
 
 static const mt_case sqrt_cases[] = { MT_UNARY_CASES };
 
 const mt_op mt_op_sqrt = {
     .name = "sqrt", .backward_name = "SqrtBackward0", .arity = 1,
+    .symbol = "√", .local_text = { "1/(2y)" },
+    .local_grad = sqrt_local_grad,
     .forward = sqrt_forward, .backward = sqrt_backward,
-    .domain = { { 0.1, 3, 0, false } },
+    .domain = { { .lo = 0.1, .hi = 3 } },
     .cases = sqrt_cases, .ncases = MT_COUNT(sqrt_cases),
 };
 

@@ -1,6 +1,6 @@
 /* sub.c: a - b, element-wise with broadcasting.
  * d(a - b)/da = 1 and d(a - b)/db = -1, each summed back to its input's shape. */
-#include "op.h"
+#include "op_impl.h"
 
 static double sub2(double x, double y) { return x - y; }
 
@@ -12,23 +12,32 @@ static mt_tensor *sub_forward(mt_ctx *ctx, mt_tensor *const *in, const mt_op_arg
     return out;
 }
 
-static void sub_backward(const mt_ctx *ctx, const mt_tensor *g, mt_tensor *const *gin)
+static void sub_backward(const mt_ctx *ctx, const mt_tensor *grad_out, mt_tensor *const *grad_in)
 {
     (void)ctx;
-    if (gin[0]) mt_unbroadcast_acc(gin[0], g);
-    if (gin[1]) {
-        mt_tensor *neg = mt_empty(g->shape);      /* -g, then summed to b's shape */
-        for (size_t i = 0; i < g->numel; i++) neg->data[i] = -g->data[i];
-        mt_unbroadcast_acc(gin[1], neg);
+    if (grad_in[0]) mt_unbroadcast_acc(grad_in[0], grad_out);
+    if (grad_in[1]) {
+        mt_tensor *neg = mt_empty(grad_out->shape);      /* -grad_out, then summed to b's shape */
+        for (size_t i = 0; i < grad_out->numel; i++) neg->data[i] = -grad_out->data[i];
+        mt_unbroadcast_acc(grad_in[1], neg);
     }
+}
+
+/* d out / d input at one element (op.h): what backward multiplies grad_out by */
+static double sub_local_grad(const mt_ctx *ctx, int input, const double *x, double y)
+{
+    (void)ctx; (void)x; (void)y;
+    return input == 0 ? 1.0 : -1.0;
 }
 
 static const mt_case sub_cases[] = { MT_BINARY_CASES };
 
 const mt_op mt_op_sub = {
     .name = "sub", .backward_name = "SubBackward0", .arity = 2,
+    .symbol = "−", .local_text = { "1", "−1" },
+    .local_grad = sub_local_grad,
     .forward = sub_forward, .backward = sub_backward,
-    .domain = { { -2, 2, 0, false }, { -2, 2, 0, false } },
+    .domain = { { .lo = -2, .hi = 2 }, { .lo = -2, .hi = 2 } },
     .cases = sub_cases, .ncases = MT_COUNT(sub_cases),
 };
 
@@ -37,5 +46,5 @@ mt_tensor *mt_sub(mt_tensor *a, mt_tensor *b)
     return mt_apply(&mt_op_sub, (mt_tensor *[]){ a, b }, NULL);
 }
 
-mt_tensor *mt_sub_scalar(mt_tensor *a, double s) { return a ? mt_sub(a, mt_scalar(s)) : NULL; }
-mt_tensor *mt_rsub_scalar(double s, mt_tensor *a) { return a ? mt_sub(mt_scalar(s), a) : NULL; }
+mt_tensor *mt_sub_scalar(mt_tensor *a, double s) { return a ? mt_sub(a, mt_scalar_constant(s)) : NULL; }
+mt_tensor *mt_rsub_scalar(double s, mt_tensor *a) { return a ? mt_sub(mt_scalar_constant(s), a) : NULL; }

@@ -1,7 +1,7 @@
 /* sum.c: the sum of all elements, or along one axis (keepdim keeps it as size 1).
  * Every input element contributes with weight 1, so backward spreads the output gradient back
  * over the elements that were summed. */
-#include "op.h"
+#include "op_impl.h"
 #include "../reduce.h"
 
 static mt_tensor *sum_forward(mt_ctx *ctx, mt_tensor *const *in, const mt_op_args *args)
@@ -15,11 +15,11 @@ static mt_tensor *sum_forward(mt_ctx *ctx, mt_tensor *const *in, const mt_op_arg
     return out;
 }
 
-static void sum_backward(const mt_ctx *ctx, const mt_tensor *g, mt_tensor *const *gin)
+static void sum_backward(const mt_ctx *ctx, const mt_tensor *grad_out, mt_tensor *const *grad_in)
 {
     mt_reduce p;
     mt_reduce_plan("sum", ctx->in_shape[0], ctx->ints[0], ctx->ints[1], &p);
-    mt_reduce_spread_acc(&p, g->data, gin[0]->data, 1.0);
+    mt_reduce_spread_acc(&p, grad_out->data, grad_in[0]->data, 1.0);
 }
 
 static const mt_case sum_cases[] = {
@@ -33,8 +33,9 @@ static const mt_case sum_cases[] = {
 
 const mt_op mt_op_sum = {
     .name = "sum", .backward_name = "SumBackward0", .arity = 1,
+    .symbol = "Σ", .local_text = { "g broadcast to a's shape" },
     .forward = sum_forward, .backward = sum_backward,
-    .domain = { { -2, 2, 0, false } },
+    .domain = { { .lo = -2, .hi = 2 } },
     .cases = sum_cases, .ncases = MT_COUNT(sum_cases),
 };
 

@@ -1,6 +1,6 @@
 /* tanh.c: tanh(a), element-wise. d tanh(a)/da = 1 - tanh(a)^2: forward saves its own output,
  * so backward needs no second tanh. */
-#include "op.h"
+#include "op_impl.h"
 
 #include <math.h>
 
@@ -13,19 +13,28 @@ static mt_tensor *tanh_forward(mt_ctx *ctx, mt_tensor *const *in, const mt_op_ar
     return out;
 }
 
-static void tanh_backward(const mt_ctx *ctx, const mt_tensor *g, mt_tensor *const *gin)
+static void tanh_backward(const mt_ctx *ctx, const mt_tensor *grad_out, mt_tensor *const *grad_in)
 {
     const mt_tensor *y = ctx->saved[0];           /* y = tanh(a), of a's shape */
-    for (size_t i = 0; i < g->numel; i++)
-        gin[0]->data[i] += g->data[i] * (1.0 - y->data[i] * y->data[i]);
+    for (size_t i = 0; i < grad_out->numel; i++)
+        grad_in[0]->data[i] += grad_out->data[i] * (1.0 - y->data[i] * y->data[i]);
+}
+
+/* d out / d input at one element (op.h): what backward multiplies grad_out by */
+static double tanh_local_grad(const mt_ctx *ctx, int input, const double *x, double y)
+{
+    (void)ctx; (void)input; (void)x;
+    return 1.0 - y * y;
 }
 
 static const mt_case tanh_cases[] = { MT_UNARY_CASES };
 
 const mt_op mt_op_tanh = {
     .name = "tanh", .backward_name = "TanhBackward0", .arity = 1,
+    .symbol = "tanh", .local_text = { "1 − y²" },
+    .local_grad = tanh_local_grad,
     .forward = tanh_forward, .backward = tanh_backward,
-    .domain = { { -3, 3, 0, false } },            /* past |a| = 3 the slope is < 0.01 */
+    .domain = { { .lo = -3, .hi = 3 } },  /* past |a| = 3 the slope is < 0.01 */
     .cases = tanh_cases, .ncases = MT_COUNT(tanh_cases),
 };
 

@@ -1,6 +1,6 @@
 /* transpose.c: the transpose of a 2-D tensor, (n, m) -> (m, n), copied (tensors here are
  * always contiguous). Backward transposes the gradient back. */
-#include "op.h"
+#include "op_impl.h"
 
 static void transpose_acc(const double *src, double *dst, int n, int m)
 {
@@ -14,7 +14,8 @@ static mt_tensor *transpose_forward(mt_ctx *ctx, mt_tensor *const *in, const mt_
     const mt_tensor *a = in[0];
     if (a->shape.ndim != 2) {
         char s[64];
-        mt_error("transpose: needs a 2-D tensor, got shape %s", mt_shape_str(a->shape, s, sizeof s));
+        mt_error("transpose: needs a 2-D tensor, got shape %s",
+                 mt_shape_str(a->shape, s, sizeof s));
         return NULL;
     }
     int n = a->shape.dim[0], m = a->shape.dim[1];
@@ -23,10 +24,11 @@ static mt_tensor *transpose_forward(mt_ctx *ctx, mt_tensor *const *in, const mt_
     return out;
 }
 
-static void transpose_backward(const mt_ctx *ctx, const mt_tensor *g, mt_tensor *const *gin)
+static void transpose_backward(const mt_ctx *ctx, const mt_tensor *grad_out,
+                               mt_tensor *const *grad_in)
 {
     int n = ctx->in_shape[0].dim[0], m = ctx->in_shape[0].dim[1];
-    transpose_acc(g->data, gin[0]->data, m, n);      /* g is (m, n) */
+    transpose_acc(grad_out->data, grad_in[0]->data, m, n);      /* grad_out is (m, n) */
 }
 
 static const mt_case transpose_cases[] = {
@@ -37,8 +39,9 @@ static const mt_case transpose_cases[] = {
 
 const mt_op mt_op_transpose = {
     .name = "transpose", .backward_name = "TBackward0", .arity = 1,
+    .symbol = "ᵀ", .local_text = { "gᵀ" },
     .forward = transpose_forward, .backward = transpose_backward,
-    .domain = { { -2, 2, 0, false } },
+    .domain = { { .lo = -2, .hi = 2 } },
     .cases = transpose_cases, .ncases = MT_COUNT(transpose_cases),
 };
 

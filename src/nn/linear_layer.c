@@ -1,15 +1,15 @@
-/* linear.c: nn.Linear(in_features, out_features): y = x W^T + b with W (out, in) and b (out,),
+/* linear_layer.c: nn.Linear(in_features, out_features): y = x W^T + b with W (out, in) and b (out,),
  * initialised as PyTorch does: every entry uniform in [-1/sqrt(in), 1/sqrt(in)], W first. */
 #include "module_impl.h"
 
 #include <math.h>
 
-static mt_tensor *linear_forward(mt_module *m, mt_tensor *x)
+static mt_tensor *linear_layer_forward(mt_module *m, mt_tensor *x)
 {
     return mt_linear_fn(x, m->own[0].tensor, m->own[1].tensor);
 }
 
-static const mt_module_class linear_class = { "Linear", linear_forward };
+static const mt_module_class linear_layer_class = { "Linear", linear_layer_forward };
 
 mt_module *mt_linear_new(int in_features, int out_features, mt_rng *rng)
 {
@@ -18,7 +18,7 @@ mt_module *mt_linear_new(int in_features, int out_features, mt_rng *rng)
                  in_features, out_features);
         return NULL;
     }
-    mt_module *m = mt_module_alloc(&linear_class, 0);
+    mt_module *m = mt_module_alloc(&linear_layer_class, 0);
     if (!m) return NULL;
     m->in_features = in_features;
     m->out_features = out_features;

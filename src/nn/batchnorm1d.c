@@ -1,4 +1,4 @@
-/* batchnorm.c: nn.BatchNorm1d(num_features) on (N, F) inputs.
+/* batchnorm1d.c: nn.BatchNorm1d(num_features) on (N, F) inputs.
  * Training: normalise with the batch's mean and biased variance (the fused batch_norm op), then
  * update the running statistics in place, outside the graph, as PyTorch does:
  *     running_mean = momentum * mean + (1 - momentum) * running_mean
@@ -30,7 +30,7 @@ static void update_running_stats(mt_module *m, const mt_tensor *x)
     }
 }
 
-static mt_tensor *batchnorm_forward(mt_module *m, mt_tensor *x)
+static mt_tensor *batchnorm1d_forward(mt_module *m, mt_tensor *x)
 {
     mt_tensor *gamma = m->own[GAMMA].tensor, *beta = m->own[BETA].tensor;
     char b[64];
@@ -58,7 +58,7 @@ static mt_tensor *batchnorm_forward(mt_module *m, mt_tensor *x)
     return mt_add(mt_mul(xhat, gamma), beta);
 }
 
-static const mt_module_class batchnorm_class = { "BatchNorm1d", batchnorm_forward };
+static const mt_module_class batchnorm1d_class = { "BatchNorm1d", batchnorm1d_forward };
 
 mt_module *mt_batchnorm1d_new(int num_features, double eps, double momentum)
 {
@@ -67,7 +67,7 @@ mt_module *mt_batchnorm1d_new(int num_features, double eps, double momentum)
                  "got %d, %g, %g", num_features, eps, momentum);
         return NULL;
     }
-    mt_module *m = mt_module_alloc(&batchnorm_class, 0);
+    mt_module *m = mt_module_alloc(&batchnorm1d_class, 0);
     if (!m) return NULL;
     m->num_features = num_features;
     m->eps = eps;

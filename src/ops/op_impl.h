@@ -1,4 +1,4 @@
-/* op.h (internal): what every op file includes: the public API, broadcasting, and the shape
+/* op_impl.h (internal): what every op file includes: the public API, broadcasting, and the shape
  * cases that all binary element-wise ops are checked on. */
 #ifndef MT_OP_H
 #define MT_OP_H
@@ -20,6 +20,14 @@
     { "mat_3x4",  { MT_DIMS(3, 4) },    { .scalar = 0 } },                         \
     { "scalar",   { MT_SCALAR_DIMS },   { .scalar = 0 } }
 
-#define MT_COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+/* The 0-D constant behind mt_add_scalar(x, 3) and its kin, labelled with its value ("3") so that a
+ * graph drawing names it. */
+static inline mt_tensor *mt_scalar_constant(double value)
+{
+    mt_tensor *t = mt_scalar(value);
+    if (t) snprintf(t->label, sizeof t->label, "%.6g", value);
+    return t;
+}
 
 #endif
