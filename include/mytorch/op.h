@@ -73,13 +73,15 @@ typedef struct mt_case {
  * backward: given grad_out, the gradient of the output, ADDS the gradient of each input into
  *   grad_in[i] (a tensor of input i's shape). grad_in[i] is NULL when input i needs no gradient.
  * local_grad (element-wise ops only): the local derivative d out[k] / d input[i] at one output
- *   element k, from the inputs' values x[0..arity-1] at k (broadcast) and the output's value y.
+ *   element k, from the op's arguments, the inputs' values x[0..arity-1] at k (broadcast) and
+ *   the output's value y. It needs no context, so a trace viewer can evaluate it too.
  *   Backward must equal unbroadcast(grad_out * local_grad): gradcheck verifies it, so what a
  *   viewer prints as the chain rule is what backward computed. */
 typedef mt_tensor *(*mt_forward_fn)(mt_ctx *ctx, mt_tensor *const *in, const mt_op_args *args);
 typedef void (*mt_backward_fn)(const mt_ctx *ctx, const mt_tensor *grad_out,
                                mt_tensor *const *grad_in);
-typedef double (*mt_local_grad_fn)(const mt_ctx *ctx, int input, const double *x, double y);
+typedef double (*mt_local_grad_fn)(const mt_op_args *args, int input, const double *x,
+                                   double y);
 
 /* Everything about one op, in one place (src/ops/<name>.c), listed once in src/ops/ops.def. */
 typedef struct mt_op {

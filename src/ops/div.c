@@ -33,9 +33,9 @@ static void div_backward(const mt_ctx *ctx, const mt_tensor *grad_out, mt_tensor
 }
 
 /* d out / d input at one element (op.h): what backward multiplies grad_out by */
-static double div_local_grad(const mt_ctx *ctx, int input, const double *x, double y)
+static double div_local_grad(const mt_op_args *args, int input, const double *x, double y)
 {
-    (void)ctx; (void)y;
+    (void)args; (void)y;
     return input == 0 ? 1.0 / x[1] : -x[0] / (x[1] * x[1]);
 }
 

@@ -20,9 +20,9 @@ static void log_backward(const mt_ctx *ctx, const mt_tensor *grad_out, mt_tensor
 }
 
 /* d out / d input at one element (op.h): what backward multiplies grad_out by */
-static double log_local_grad(const mt_ctx *ctx, int input, const double *x, double y)
+static double log_local_grad(const mt_op_args *args, int input, const double *x, double y)
 {
-    (void)ctx; (void)input; (void)y;
+    (void)args; (void)input; (void)y;
     return 1.0 / x[0];
 }
 

@@ -25,10 +25,10 @@ static void pow_backward(const mt_ctx *ctx, const mt_tensor *grad_out, mt_tensor
 }
 
 /* d out / d input at one element (op.h): what backward multiplies grad_out by */
-static double pow_local_grad(const mt_ctx *ctx, int input, const double *x, double y)
+static double pow_local_grad(const mt_op_args *args, int input, const double *x, double y)
 {
     (void)input; (void)y;
-    double p = ctx->scalars[0];
+    double p = args->scalar;
     return p == 0.0 ? 0.0 : p * pow(x[0], p - 1.0);
 }
 

@@ -24,9 +24,9 @@ static void relu_backward(const mt_ctx *ctx, const mt_tensor *grad_out, mt_tenso
 }
 
 /* d out / d input at one element (op.h): what backward multiplies grad_out by */
-static double relu_local_grad(const mt_ctx *ctx, int input, const double *x, double y)
+static double relu_local_grad(const mt_op_args *args, int input, const double *x, double y)
 {
-    (void)ctx; (void)input; (void)x;
+    (void)args; (void)input; (void)x;
     return !(y <= 0) ? 1.0 : 0.0;
 }
 

@@ -30,9 +30,9 @@ static void sigmoid_backward(const mt_ctx *ctx, const mt_tensor *grad_out,
 }
 
 /* d out / d input at one element (op.h): what backward multiplies grad_out by */
-static double sigmoid_local_grad(const mt_ctx *ctx, int input, const double *x, double y)
+static double sigmoid_local_grad(const mt_op_args *args, int input, const double *x, double y)
 {
-    (void)ctx; (void)input; (void)x;
+    (void)args; (void)input; (void)x;
     return y * (1.0 - y);
 }
 

@@ -20,9 +20,9 @@ static void sqrt_backward(const mt_ctx *ctx, const mt_tensor *grad_out, mt_tenso
 }
 
 /* d out / d input at one element (op.h): what backward multiplies grad_out by */
-static double sqrt_local_grad(const mt_ctx *ctx, int input, const double *x, double y)
+static double sqrt_local_grad(const mt_op_args *args, int input, const double *x, double y)
 {
-    (void)ctx; (void)input; (void)x;
+    (void)args; (void)input; (void)x;
     return 0.5 / y;
 }
 

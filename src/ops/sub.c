@@ -24,9 +24,9 @@ static void sub_backward(const mt_ctx *ctx, const mt_tensor *grad_out, mt_tensor
 }
 
 /* d out / d input at one element (op.h): what backward multiplies grad_out by */
-static double sub_local_grad(const mt_ctx *ctx, int input, const double *x, double y)
+static double sub_local_grad(const mt_op_args *args, int input, const double *x, double y)
 {
-    (void)ctx; (void)x; (void)y;
+    (void)args; (void)x; (void)y;
     return input == 0 ? 1.0 : -1.0;
 }
 

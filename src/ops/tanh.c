@@ -21,9 +21,9 @@ static void tanh_backward(const mt_ctx *ctx, const mt_tensor *grad_out, mt_tenso
 }
 
 /* d out / d input at one element (op.h): what backward multiplies grad_out by */
-static double tanh_local_grad(const mt_ctx *ctx, int input, const double *x, double y)
+static double tanh_local_grad(const mt_op_args *args, int input, const double *x, double y)
 {
-    (void)ctx; (void)input; (void)x;
+    (void)args; (void)input; (void)x;
     return 1.0 - y * y;
 }
 
