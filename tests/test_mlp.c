@@ -87,7 +87,8 @@ static size_t resident_bytes(void)
 
 START_TEST(mlp_step_should_match_pytorch_loss_and_every_gradient)
 {
-    const mt_traversal how = _i ? MT_TOPO : MT_DFS;
+    static const mt_traversal walks[] = { MT_DFS, MT_TOPO, MT_DFS_LAST_FIRST };
+    const mt_traversal how = walks[_i];
     mt_module *mlp = fixture_mlp();
     mt_tensor *x, *labels;
     fixture_batch(&x, &labels);
@@ -197,7 +198,7 @@ static Suite *mlp_suite(void)
     TCase *tc = tcase_create("training");
     tcase_add_checked_fixture(tc, NULL, teardown);
     tcase_set_timeout(tc, 600);   /* a thousand steps under valgrind */
-    tcase_add_loop_test(tc, mlp_step_should_match_pytorch_loss_and_every_gradient, 0, 2);
+    tcase_add_loop_test(tc, mlp_step_should_match_pytorch_loss_and_every_gradient, 0, 3);
     tcase_add_test(tc, mlp_ten_sgd_steps_should_match_pytorch_losses);
     tcase_add_test(tc, mlp_training_should_keep_memory_flat_over_1000_steps);
     suite_add_tcase(s, tc);

@@ -20,7 +20,8 @@
 
 /* ---- helpers ---------------------------------------------------------------------------- */
 
-static const mt_traversal traversals[] = { MT_DFS, MT_TOPO };
+/* every walk, the DFS in both input orders: all must give PyTorch's gradients */
+static const mt_traversal traversals[] = { MT_DFS, MT_TOPO, MT_DFS_LAST_FIRST };
 
 static error_log errors;
 
@@ -477,17 +478,17 @@ static Suite *nn_suite(void)
     Suite *s = suite_create("nn");
     TCase *tc = tcase_create("pytorch_reference");
     tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_loop_test(tc, linear_should_match_pytorch_forward_and_gradients, 0, 2);
+    tcase_add_loop_test(tc, linear_should_match_pytorch_forward_and_gradients, 0, MT_COUNT(traversals));
     tcase_add_test(tc, linear_backward_should_accumulate_over_two_calls);
-    tcase_add_loop_test(tc, relu_should_match_pytorch_forward_and_gradient, 0, 2);
-    tcase_add_loop_test(tc, batchnorm_should_match_pytorch_in_training_mode, 0, 2);
+    tcase_add_loop_test(tc, relu_should_match_pytorch_forward_and_gradient, 0, MT_COUNT(traversals));
+    tcase_add_loop_test(tc, batchnorm_should_match_pytorch_in_training_mode, 0, MT_COUNT(traversals));
     tcase_add_test(tc, batchnorm_running_stats_should_match_pytorch_after_three_train_steps);
-    tcase_add_loop_test(tc, batchnorm_should_match_pytorch_in_eval_mode_with_gradients, 0, 2);
+    tcase_add_loop_test(tc, batchnorm_should_match_pytorch_in_eval_mode_with_gradients, 0, MT_COUNT(traversals));
     tcase_add_test(tc, batchnorm_should_start_as_pytorch_does);
-    tcase_add_loop_test(tc, log_softmax_should_match_pytorch_including_logits_of_1000, 0, 2);
-    tcase_add_loop_test(tc, cross_entropy_should_match_pytorch_for_ordinary_logits, 0, 2);
-    tcase_add_loop_test(tc, cross_entropy_should_stay_finite_and_match_pytorch_for_logits_of_1000, 0, 2);
-    tcase_add_loop_test(tc, cross_entropy_should_be_zero_for_a_single_class, 0, 2);
+    tcase_add_loop_test(tc, log_softmax_should_match_pytorch_including_logits_of_1000, 0, MT_COUNT(traversals));
+    tcase_add_loop_test(tc, cross_entropy_should_match_pytorch_for_ordinary_logits, 0, MT_COUNT(traversals));
+    tcase_add_loop_test(tc, cross_entropy_should_stay_finite_and_match_pytorch_for_logits_of_1000, 0, MT_COUNT(traversals));
+    tcase_add_loop_test(tc, cross_entropy_should_be_zero_for_a_single_class, 0, MT_COUNT(traversals));
     suite_add_tcase(s, tc);
 
     tc = tcase_create("errors");

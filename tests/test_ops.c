@@ -121,7 +121,7 @@ END_TEST
 
 static void check_backward(const cf_op_case *c, mt_traversal how)
 {
-    const char *tname = how == MT_DFS ? "DFS" : "TOPO";
+    const char *tname = mt_traversal_name(how);
     mt_tensor *in[2] = { NULL, NULL };
     for (int i = 0; i < c->nin; i++) in[i] = mt_requires_grad(cf_make(&c->in[i]), true);
     mt_tensor *out = call_op(c, in);
@@ -143,6 +143,13 @@ START_TEST(op_backward_dfs_should_match_pytorch) { check_backward(&cf_op_cases[_
 END_TEST
 
 START_TEST(op_backward_topo_should_match_pytorch) { check_backward(&cf_op_cases[_i], MT_TOPO); }
+END_TEST
+
+/* The handout's order, last input first: the same gradients as first input first. */
+START_TEST(op_backward_dfs_last_input_first_should_match_pytorch)
+{
+    check_backward(&cf_op_cases[_i], MT_DFS_LAST_FIRST);
+}
 END_TEST
 
 /* The constant of a scalar form is a 0-D input that requires no grad: a NULL parent. */
@@ -355,11 +362,68 @@ START_TEST(registry_entries_should_be_complete_and_unique)
                 ck_assert_msg(op->cases[k].in[j].ndim >= 0 && op->cases[k].in[j].ndim <= MT_MAX_DIMS,
                               "%s case %d input %d: ndim %d", op->name, k, j,
                               op->cases[k].in[j].ndim);
+        const char *missing = mt_op_missing_field(op);
+        ck_assert_msg(missing == NULL, "%s: no %s (src/ops/%s.c)", op->name,
+                      missing ? missing : "", op->name);
         ck_assert_ptr_eq(mt_op_find(op->name), op);
         ck_assert(mt_op_registered(op));
         for (int j = 0; j < i; j++)
             ck_assert_msg(strcmp(mt_op_at(j)->name, op->name) != 0, "op name \"%s\" twice", op->name);
     }
+}
+END_TEST
+
+/* An op written without its display symbol or one of its chain-rule formulas is caught. */
+START_TEST(an_op_without_symbol_or_formula_should_be_reported_incomplete)
+{
+    const mt_op *mul = mt_op_find("mul");
+    ck_assert_ptr_null(mt_op_missing_field(mul));
+    mt_op broken = *mul;
+    broken.symbol = NULL;
+    ck_assert_str_eq(mt_op_missing_field(&broken), "symbol");
+    broken = *mul;
+    broken.local_text[1] = "";
+    ck_assert_str_eq(mt_op_missing_field(&broken), "local_text");
+    broken = *mul;
+    broken.ncases = 0;
+    ck_assert_str_eq(mt_op_missing_field(&broken), "cases");
+    ck_assert_str_eq(mt_op_missing_field(NULL), "the op itself");
+}
+END_TEST
+
+/* Element-wise ops declare a numeric local derivative; the others cannot have one. */
+START_TEST(elementwise_ops_should_have_a_local_derivative)
+{
+    static const char *const elementwise[] = { "add", "sub", "mul", "div", "neg", "pow", "exp",
+                                               "log", "sqrt", "relu", "tanh", "sigmoid" };
+    for (int i = 0; i < MT_COUNT(elementwise); i++) {
+        const mt_op *op = mt_op_find(elementwise[i]);
+        ck_assert_msg(op && op->local_grad, "%s: no local_grad", elementwise[i]);
+    }
+    ck_assert(mt_op_find("matmul")->local_grad == NULL);
+    ck_assert(mt_op_find("sum")->local_grad == NULL);
+}
+END_TEST
+
+/* Scalar constants carry their value as their label, so a graph drawing can name them. */
+START_TEST(scalar_constants_should_be_labelled_with_their_value)
+{
+    mt_tensor *x = mt_requires_grad(mt_scalar(1.0), true);
+    mt_trace *tr = mt_trace_begin();
+    ck_assert_ptr_nonnull(mt_add_scalar(x, 3.0));
+    ck_assert_ptr_nonnull(mt_mul_scalar(x, -0.25));
+    ck_assert_ptr_nonnull(mt_rdiv_scalar(1e-7, x));
+    mt_trace_end(tr);
+    const char *want[] = { "3", "-0.25", "1e-07" };
+    int found = 0;
+    for (int i = 0; i < tr->nnodes; i++)
+        if (tr->nodes[i].kind == MT_TRACE_CONSTANT) {
+            ck_assert_int_lt(found, 3);
+            ck_assert_str_eq(tr->nodes[i].label, want[found]);
+            found++;
+        }
+    ck_assert_int_eq(found, 3);
+    mt_trace_free(tr);
 }
 END_TEST
 
@@ -693,6 +757,8 @@ static Suite *ops_suite(void)
     tcase_add_loop_test(tc, op_forward_should_match_pytorch, 0, CF_NUM_OP_CASES);
     tcase_add_loop_test(tc, op_backward_dfs_should_match_pytorch, 0, CF_NUM_OP_CASES);
     tcase_add_loop_test(tc, op_backward_topo_should_match_pytorch, 0, CF_NUM_OP_CASES);
+    tcase_add_loop_test(tc, op_backward_dfs_last_input_first_should_match_pytorch, 0,
+                        CF_NUM_OP_CASES);
     tcase_add_test(tc, scalar_forms_should_make_the_constant_a_null_parent);
     tcase_add_test(tc, fixtures_should_cover_every_core_function_of_ops_h);
     suite_add_tcase(s, tc);
@@ -727,6 +793,9 @@ static Suite *ops_suite(void)
     tcase_add_checked_fixture(tc, NULL, teardown);
     tcase_add_test(tc, registry_should_hold_every_core_op);
     tcase_add_test(tc, registry_entries_should_be_complete_and_unique);
+    tcase_add_test(tc, an_op_without_symbol_or_formula_should_be_reported_incomplete);
+    tcase_add_test(tc, elementwise_ops_should_have_a_local_derivative);
+    tcase_add_test(tc, scalar_constants_should_be_labelled_with_their_value);
     tcase_add_test(tc, apply_should_refuse_an_unregistered_op);
     tcase_add_test(tc, apply_should_build_the_same_result_as_the_named_function);
     tcase_add_test(tc, core_op_domains_should_keep_every_case_finite);

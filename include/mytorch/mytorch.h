@@ -37,7 +37,8 @@
  * Where things are: tensor.h (tensors, arenas, RNG), error.h (how misuse is reported), op.h
  * (what an op is: descriptor, context, gradcheck domains and cases, the registry, mt_apply),
  * autograd.h (nodes, backward, grad mode, the observer), ops.h (the ops), nn.h (modules),
- * optim.h (SGD), io.h (IDX and .npy). */
+ * optim.h (SGD), io.h (IDX and .npy), trace.h (recording a graph and its walks for replay,
+ * JSON and DOT). */
 #ifndef MYTORCH_H
 #define MYTORCH_H
 
@@ -49,5 +50,6 @@
 #include "nn.h"
 #include "optim.h"
 #include "io.h"
+#include "trace.h"
 
 #endif

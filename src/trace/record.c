@@ -41,6 +41,10 @@ typedef struct trace_box {
     uint64_t *keys;                /* 0: empty */
     int      *vals;
     size_t    cap, used;
+    /* The edges into an op node are added together, right after it: first_edge[node] is the
+     * first of them, so that finding the edge a gradient travels along costs its arity. */
+    int      *first_edge;
+    size_t    first_edge_cap;
 } trace_box;
 
 static trace_box *box_of(mt_trace *t) { return (trace_box *)t; }
@@ -240,6 +244,14 @@ static int add_op(recorder *r, const mt_node *node, const mt_tensor *out, const 
     if (args) n->args = *args;
     n->ninputs = node->nparents;
     put(r, node_key(node), n->id);
+    trace_box *b = r->box;
+    if ((size_t)n->id >= b->first_edge_cap) {
+        size_t cap = b->first_edge_cap ? b->first_edge_cap : 64;
+        while (cap <= (size_t)n->id) cap *= 2;
+        b->first_edge = mt_trace_xalloc(b->first_edge, cap, sizeof *b->first_edge);
+        b->first_edge_cap = cap;
+    }
+    b->first_edge[n->id] = r->trace->nedges;
     return n->id;
 }
 
@@ -290,9 +302,12 @@ static void on_node_created(recorder *r, const mt_event *ev)
     r->trace->output = id;
 }
 
-static int edge_between(const mt_trace *t, int from, int to, int operand)
+static int edge_between(const recorder *r, int from, int to, int operand)
 {
-    for (int i = t->nedges - 1; i >= 0; i--) {
+    const mt_trace *t = r->trace;
+    if (to < 0 || t->nodes[to].kind != MT_TRACE_BACKWARD_FUNCTION) return -1;
+    int first = r->box->first_edge[to];
+    for (int i = first; i < t->nedges && i < first + t->nodes[to].ninputs; i++) {
         const mt_trace_edge *e = &t->edges[i];
         if (e->from == from && e->to == to && e->operand == operand) return i;
     }
@@ -325,7 +340,7 @@ static void on_walk_event(recorder *r, const mt_event *ev)
     case MT_EV_GRAD_PASSED:
         e->parent = parent;
         e->input_index = ev->input_index;
-        e->edge = edge_between(t, parent, node, ev->input_index);
+        e->edge = edge_between(r, parent, node, ev->input_index);
         value_of(t, &e->grad, ev->grad);
         break;
     case MT_EV_NODE_GRADS:
@@ -425,6 +440,7 @@ void mt_trace_free(mt_trace *t)
     free(b->event_cap);
     free(b->keys);
     free(b->vals);
+    free(b->first_edge);
     free(b);
 }
 
