@@ -12,31 +12,40 @@ CPPFLAGS_ALL = -Iinclude -D_POSIX_C_SOURCE=200809L -DMT_SOURCE_DIR=\"$(CURDIR)\"
 SAN     ?=
 
 DEB_PACKAGES := build-essential pkg-config check libopenblas-dev libcjson-dev zlib1g-dev \
-                libsdl2-dev libcairo2-dev libfontconfig-dev xvfb fonts-dejavu-core valgrind
-PKG_MODULES  := openblas zlib check cairo fontconfig sdl2 libcjson
+                libsdl2-dev libcairo2-dev libpango1.0-dev libfontconfig-dev libgraphviz-dev \
+                graphviz xvfb xauth fonts-dejavu-core valgrind
+PKG_MODULES  := openblas zlib check cairo pangocairo fontconfig sdl2 libcjson libgvc
 
 # pkg-config is asked only when a recipe runs (after `deps`), so these stay lazy (=).
 pc = $(shell pkg-config $(1) $(2))
-LIB_CFLAGS   = $(call pc,--cflags,openblas zlib)
-LIB_LIBS     = $(call pc,--libs,openblas zlib) -lm
+LIB_CFLAGS   = $(call pc,--cflags,openblas zlib libcjson)
+LIB_LIBS     = $(call pc,--libs,openblas zlib libcjson) -lm
 CHECK_FLAGS  = $(call pc,--cflags --libs,check)
-CAIRO_CFLAGS = $(call pc,--cflags,cairo fontconfig)
-CAIRO_LIBS   = $(call pc,--libs,cairo fontconfig)
+CAIRO_CFLAGS = $(call pc,--cflags,cairo pangocairo fontconfig)
+CAIRO_LIBS   = $(call pc,--libs,cairo pangocairo fontconfig)
 
-LIB_SRC  := $(wildcard src/*.c src/ops/*.c src/nn/*.c src/optim/*.c src/io/*.c)
+LIB_SRC  := $(wildcard src/*.c src/ops/*.c src/nn/*.c src/optim/*.c src/io/*.c src/trace/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 PIC_OBJ  := $(LIB_SRC:%.c=$(BUILD)/pic/%.o)
 MNIST_SRC := $(wildcard src/mnist/*.c)
+DRAW_SRC := $(wildcard src/draw/*.c)
 GC_SRC   := $(wildcard gradcheck/*.c)
-GC_LIB_SRC := $(filter-out gradcheck/main.c,$(GC_SRC))
+# the checker, linked into the trainer and the gradcheck suite, draws nothing: only the
+# mytorch-gradcheck command links heatmap.c and the drawing libraries
+GC_LIB_SRC := $(filter-out gradcheck/main.c gradcheck/heatmap.c,$(GC_SRC))
+GC_LIB_OBJ := $(GC_LIB_SRC:%.c=$(BUILD)/obj/%.o)
+GC_LIBS     = $(call pc,--libs,libcjson)
 TEST_SRC := $(wildcard tests/test_*.c)
 TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
-# suites that draw (and so link cairo) or test gradcheck
-CAIRO_TESTS := $(BUILD)/tests/test_plot $(BUILD)/tests/test_gradcheck
+# suites that draw (and so link cairo and Pango)
+CAIRO_TESTS := $(BUILD)/tests/test_plot $(BUILD)/tests/test_draw
 
 STATIC   := $(BUILD)/libmytorch.a
 SHARED   := $(BUILD)/libmytorch.so
-PROGRAMS := $(BUILD)/bin/mytorch-mnist $(BUILD)/bin/mytorch-gradcheck
+# src/draw (PNG files, text, colour maps) for every program that draws; the core library
+# above needs neither cairo nor Pango.
+DRAW_LIB := $(BUILD)/libmytorch_draw.a
+PROGRAMS := $(BUILD)/bin/mytorch-mnist $(BUILD)/bin/mytorch-gradcheck $(BUILD)/bin/mytorch-viewer
 
 .PHONY: all lib test mnist gradcheck bench memcheck asan deps ensure-deps install clean \
         _all _test _mnist _gradcheck _bench _memcheck
@@ -66,7 +75,7 @@ deps:
 # keep the object files of the test programs (no "rm" noise after each run)
 .SECONDARY:
 
-_all: $(STATIC) $(SHARED) $(PROGRAMS)
+_all: $(STATIC) $(SHARED) $(DRAW_LIB) $(PROGRAMS)
 lib: $(STATIC)
 
 $(BUILD)/obj/%.o: %.c
@@ -81,30 +90,39 @@ $(STATIC): $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
 $(SHARED): $(PIC_OBJ)
 	$(CC) -shared -Wl,--no-undefined -o $@ $^ $(LIB_LIBS)
+$(DRAW_LIB): $(DRAW_SRC:%.c=$(BUILD)/cairo/%.o)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
 
 # programs that draw: compiled with cairo's flags
 $(BUILD)/cairo/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(WARN) $(CFLAGS) $(SAN) $(CPPFLAGS_ALL) $(LIB_CFLAGS) $(CAIRO_CFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/bin/mytorch-mnist: $(MNIST_SRC:%.c=$(BUILD)/cairo/%.o) $(GC_LIB_SRC:%.c=$(BUILD)/cairo/%.o) $(STATIC)
+$(BUILD)/bin/mytorch-mnist: $(MNIST_SRC:%.c=$(BUILD)/cairo/%.o) $(GC_LIB_OBJ) $(DRAW_LIB) $(STATIC)
 	@mkdir -p $(@D)
-	$(CC) $(SAN) -o $@ $^ $(LIB_LIBS) $(CAIRO_LIBS) -pthread
-$(BUILD)/bin/mytorch-gradcheck: $(GC_SRC:%.c=$(BUILD)/cairo/%.o) $(BUILD)/cairo/src/mnist/plot.o $(STATIC)
+	$(CC) $(SAN) -o $@ $^ $(GC_LIBS) $(LIB_LIBS) $(CAIRO_LIBS) -pthread
+$(BUILD)/bin/mytorch-gradcheck: $(GC_LIB_OBJ) $(BUILD)/cairo/gradcheck/main.o $(BUILD)/cairo/gradcheck/heatmap.o $(DRAW_LIB) $(STATIC)
 	@mkdir -p $(@D)
-	$(CC) $(SAN) -o $@ $^ $(LIB_LIBS) $(CAIRO_LIBS)
+	$(CC) $(SAN) -o $@ $^ $(GC_LIBS) $(LIB_LIBS) $(CAIRO_LIBS)
 
 # Check suites: one binary per tests/test_<module>.c
 $(BUILD)/tests/%: $(BUILD)/cairo/tests/%.o $(STATIC)
 	@mkdir -p $(@D)
 	$(CC) $(SAN) -o $@ $< $(STATIC) $(CHECK_FLAGS) $(LIB_LIBS)
-$(CAIRO_TESTS): $(BUILD)/tests/%: $(BUILD)/cairo/tests/%.o $(GC_LIB_SRC:%.c=$(BUILD)/cairo/%.o) $(BUILD)/cairo/src/mnist/plot.o $(STATIC)
+$(CAIRO_TESTS): $(BUILD)/tests/%: $(BUILD)/cairo/tests/%.o $(BUILD)/cairo/src/mnist/plot.o $(DRAW_LIB) $(STATIC)
 	@mkdir -p $(@D)
 	$(CC) $(SAN) -o $@ $^ $(CHECK_FLAGS) $(LIB_LIBS) $(CAIRO_LIBS)
+# The gradcheck suite: the checker without any drawing library; what only the command does
+# (its flags, the heatmaps) it checks by running the command, whose path it is compiled with.
+$(BUILD)/cairo/tests/test_gradcheck.o: CPPFLAGS_ALL += -DMT_GC_BINARY=\"$(abspath $(BUILD))/bin/mytorch-gradcheck\"
+$(BUILD)/tests/test_gradcheck: $(BUILD)/cairo/tests/test_gradcheck.o $(GC_LIB_OBJ) $(STATIC) | $(BUILD)/bin/mytorch-gradcheck
+	@mkdir -p $(@D)
+	$(CC) $(SAN) -o $@ $^ $(CHECK_FLAGS) $(GC_LIBS) $(LIB_LIBS)
 
 # The suites, then (only where Debian's python3-torch is installed) the MNIST protocol against
 # PyTorch with the same initial weights and order: every validation within 0.1 point.
-_test: $(TESTS) $(BUILD)/bin/mytorch-mnist
+_test: $(TESTS) $(BUILD)/bin/mytorch-mnist $(BUILD)/bin/mytorch-viewer
 	@fail=0; for t in $(TESTS); do echo "== $$t"; $$t || fail=1; done; \
 	if /usr/bin/python3 -c 'import torch' >/dev/null 2>&1; then \
 	  echo "== tests/torch_mnist.py compare (MNIST, mytorch-mnist vs PyTorch 1.13)"; \
@@ -123,7 +141,8 @@ _mnist: $(BUILD)/bin/mytorch-gradcheck $(BUILD)/bin/mytorch-mnist
 # Every suite under valgrind (CK_FORK=no so valgrind sees the tests themselves).
 _memcheck: $(TESTS)
 	@fail=0; for t in $(TESTS); do echo "== valgrind $$t"; \
-	  CK_FORK=no valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect \
+	  CK_FORK=no valgrind -q --leak-check=full --show-leak-kinds=definite,indirect \
+	    --errors-for-leak-kinds=definite,indirect \
 	    --error-exitcode=1 $$t >/dev/null || fail=1; done; \
 	if [ $$fail = 0 ]; then echo "memcheck: all suites clean"; else echo "memcheck: FAILED"; exit 1; fi
 
@@ -150,5 +169,7 @@ install: all
 
 clean:
 	rm -rf build build-asan
+
+include viewer/viewer.mk
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -15,17 +15,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #define TEST_TMP_DIR "/tmp/mt_test_plot_XXXXXX" /* tmp_setup makes one per test case */
 #include "test_util.h"
 
-/* Runs after every test, in the process that ran it: drops cairo's and fontconfig's font
- * caches, which they otherwise keep until exit, so valgrind reports only real leaks. */
+/* Runs after every test, in the process that ran it: drops Pango's, cairo's and fontconfig's
+ * font caches, which they otherwise keep until exit, so valgrind reports only real leaks. */
 static void release_fonts(void)
 {
-    mt_plot_shutdown();
+    mt_draw_shutdown();
 }
 
 /* A realistic run: 18 evaluations over 3 epochs of 60k samples. */
@@ -74,12 +76,11 @@ START_TEST(plot_should_write_a_readable_png)
 {
     mt_plot_point p[18];
     fake_run(p, 18);
-    char path[512], tmp[520], err[512] = "";
+    char path[512], err[512] = "";
     TMP(path, "acc.png");
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
     int rc = mt_plot_accuracy(path, "MNIST validation accuracy", p, 18, err, sizeof err);
     ck_assert_msg(rc == 0, "plot failed: %s", err);
-    ck_assert(!file_exists(tmp));
+    ASSERT_NO_TMP(g_tmp);
 
     census c = read_png(path);
     ck_assert_int_eq(c.width, MT_PLOT_WIDTH);
@@ -164,28 +165,44 @@ START_TEST(plot_should_leave_no_file_when_the_path_is_unwritable)
 {
     mt_plot_point p[4];
     fake_run(p, 4);
-    char path[512], tmp[520], err[512] = "";
+    char path[512], err[512] = "";
     TMP(path, "missing/dir/acc.png");
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
     ck_assert_int_eq(mt_plot_accuracy(path, "t", p, 4, err, sizeof err), -1);
-    ASSERT_ERR_HAS(err, path);
+    ASSERT_ERR_HAS(err, "missing/dir");
     ASSERT_ERR_HAS(err, "No such file or directory");
     ck_assert(!file_exists(path));
-    ck_assert(!file_exists(tmp));
+    ASSERT_NO_TMP(g_tmp);
 
-    /* The tmp name is taken by a directory: the old PNG stays as it was. */
+    /* A directory where the PNG should go is refused, not replaced. */
+    TMP(path, "adir.png");
+    ck_assert_int_eq(mkdir(path, 0700), 0);
+    ck_assert_int_eq(mt_plot_accuracy(path, "t", p, 4, err, sizeof err), -1);
+    ASSERT_ERR_HAS(err, "is a directory, not a regular file");
+    rmdir(path);
+
+    /* The new PNG cannot be written whole (files may not grow past 100 bytes): the old PNG
+     * stays as it was, and no temporary is left behind. */
     TMP(path, "keep.png");
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
     ck_assert_int_eq(mt_plot_accuracy(path, "old", p, 4, err, sizeof err), 0);
     struct stat before, after;
     ck_assert_int_eq(stat(path, &before), 0);
-    ck_assert_int_eq(mkdir(tmp, 0700), 0);
-    ck_assert_int_eq(mt_plot_accuracy(path, "new title", p, 2, err, sizeof err), -1);
-    ASSERT_ERR_HAS(err, tmp);
+    struct rlimit old, small;
+    ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+    small = old;
+    small.rlim_cur = 100;
+    void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
+    int limited = setrlimit(RLIMIT_FSIZE, &small);  /* no assertion until the limit is lifted:
+                                                      Check writes its own file on each one */
+    int rc = mt_plot_accuracy(path, "new title", p, 2, err, sizeof err);
+    setrlimit(RLIMIT_FSIZE, &old);
+    signal(SIGXFSZ, prev);
+    ck_assert_int_eq(limited, 0);
+    ck_assert_int_eq(rc, -1);
+    ASSERT_ERR_HAS(err, path);
     ck_assert_int_eq(stat(path, &after), 0);
     ck_assert_int_eq(before.st_size, after.st_size);
     ck_assert_int_eq(before.st_ino, after.st_ino);
-    rmdir(tmp);
+    ASSERT_NO_TMP(g_tmp);
 }
 END_TEST
 

@@ -1,19 +1,16 @@
-/* plot.c: renders the validation-accuracy chart of plot.h with cairo: accuracy on a zoomed
- * left axis, training loss on a right axis, the final and best accuracy called out, and a
- * legend placed wherever the curves leave room. */
+/* plot.c: renders the validation-accuracy chart of plot.h with cairo, its text and PNG file
+ * through src/draw: accuracy on a zoomed left axis, training loss on a right axis, the final
+ * and best accuracy called out, and a legend placed wherever the curves leave room. */
 #include "plot.h"
 
 #include "mytorch/io.h"
 
 #include <cairo.h>
-#include <fontconfig/fontconfig.h>
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #define PLOT_PI 3.14159265358979323846
-#define PLOT_FONT "DejaVu Sans"
 #define PLOT_MAX_MARKED 60   /* beyond this many points, markers would merge into a smear */
 #define PLOT_MAX_LOSS 1e12   /* a diverged run's loss: treated as unknown rather than plotted */
 
@@ -171,37 +168,29 @@ static void compute_frame(frame *f, const mt_plot_point *pts, int n)
 
 /* ---- text --------------------------------------------------------------------------------- */
 
-static void font(cairo_t *cr, double size, int bold)
+/* The chart's text styles: face and size in pixels. */
+typedef struct tstyle { mt_draw_font font; double size; } tstyle;
+static const tstyle T_TICK    = { MT_DRAW_SANS, 12.5 };
+static const tstyle T_AXIS    = { MT_DRAW_SANS, 14 };
+static const tstyle T_CALLOUT = { MT_DRAW_BOLD, 14 };
+static const tstyle T_LEGEND  = { MT_DRAW_SANS, 13 };
+static const tstyle T_TITLE   = { MT_DRAW_BOLD, 20 };
+
+static double text_width(tstyle t, const char *s)
 {
-    cairo_select_font_face(cr, PLOT_FONT, CAIRO_FONT_SLANT_NORMAL,
-                           bold ? CAIRO_FONT_WEIGHT_BOLD : CAIRO_FONT_WEIGHT_NORMAL);
-    cairo_set_font_size(cr, size);
+    return mt_draw_text_measure(t.font, t.size, s).width;
 }
 
-static double text_width(cairo_t *cr, const char *s)
+/* Draws s aligned horizontally by ha at x, with its vertical centre (the middle of the font's
+ * line, not of this string's ink, so labels in a row line up) at y. */
+static void text_at(cairo_t *cr, tstyle t, double x, double y, mt_draw_halign ha, const char *s)
 {
-    cairo_text_extents_t te;
-    cairo_text_extents(cr, s, &te);
-    return te.x_advance;
+    mt_draw_text(cr, t.font, t.size, x, y, ha, MT_DRAW_MIDDLE, s);
 }
 
-/* Draws s with its horizontal anchor at ha (0 left, 0.5 centre, 1 right) and its vertical
- * centre (the middle of the font's ascent, not of this string's ink) at y. */
-static void text_at(cairo_t *cr, double x, double y, double ha, const char *s)
+static void text_rotated(cairo_t *cr, tstyle t, double x, double y, double angle, const char *s)
 {
-    cairo_font_extents_t fe;
-    cairo_font_extents(cr, &fe);
-    cairo_move_to(cr, x - ha * text_width(cr, s), y + (fe.ascent - fe.descent) / 2);
-    cairo_show_text(cr, s);
-}
-
-static void text_rotated(cairo_t *cr, double x, double y, double angle, const char *s)
-{
-    cairo_save(cr);
-    cairo_translate(cr, x, y);
-    cairo_rotate(cr, angle);
-    text_at(cr, 0, 0, 0.5, s);
-    cairo_restore(cr);
+    mt_draw_text_rotated(cr, t.font, t.size, x, y, angle, MT_DRAW_CENTER, MT_DRAW_MIDDLE, s);
 }
 
 /* ---- layout: keep labels off the curves -------------------------------------------------- */
@@ -288,7 +277,6 @@ static void draw_grid_and_axes(cairo_t *cr, const frame *f)
     cairo_stroke(cr);
 
     /* x ticks and labels. */
-    font(cr, 12.5, 0);
     for (int i = 0; i <= nx; i++) {
         double x = floor(fx(f, i * f->xstep)) + 0.5;
         set_rgb(cr, C_FRAME);
@@ -297,7 +285,7 @@ static void draw_grid_and_axes(cairo_t *cr, const frame *f)
         cairo_stroke(cr);
         fmt_samples(buf, sizeof buf, i * f->xstep);
         set_rgb(cr, C_TEXT);
-        text_at(cr, x, f->y1 + 17, 0.5, buf);
+        text_at(cr, T_TICK, x, f->y1 + 17, MT_DRAW_CENTER, buf);
     }
 
     /* Left (accuracy) ticks and labels. */
@@ -310,7 +298,7 @@ static void draw_grid_and_axes(cairo_t *cr, const frame *f)
         cairo_stroke(cr);
         snprintf(buf, sizeof buf, "%.*f%%", ad, f->alo + i * f->astep);
         set_rgb(cr, C_TEXT);
-        text_at(cr, f->x0 - 9, y, 1.0, buf);
+        text_at(cr, T_TICK, f->x0 - 9, y, MT_DRAW_RIGHT, buf);
     }
 
     /* Right (loss) ticks and labels, in the loss colour so it is clear which curve they read. */
@@ -323,19 +311,18 @@ static void draw_grid_and_axes(cairo_t *cr, const frame *f)
             cairo_line_to(cr, f->x1 + 5, y);
             cairo_stroke(cr);
             snprintf(buf, sizeof buf, "%.*f", ld, f->llo + i * f->lstep);
-            text_at(cr, f->x1 + 9, y, 0.0, buf);
+            text_at(cr, T_TICK, f->x1 + 9, y, MT_DRAW_LEFT, buf);
         }
     }
 
     /* Axis labels. */
-    font(cr, 14, 0);
     set_rgb(cr, C_TEXT);
-    text_at(cr, (f->x0 + f->x1) / 2, f->y1 + 44, 0.5, "training samples seen");
+    text_at(cr, T_AXIS, (f->x0 + f->x1) / 2, f->y1 + 44, MT_DRAW_CENTER, "training samples seen");
     set_rgb(cr, C_ACC);
-    text_rotated(cr, 24, (f->y0 + f->y1) / 2, -PLOT_PI / 2, "validation accuracy (%)");
+    text_rotated(cr, T_AXIS, 24, (f->y0 + f->y1) / 2, -PLOT_PI / 2, "validation accuracy (%)");
     if (f->has_loss) {
         set_rgb(cr, C_LOSS);
-        text_rotated(cr, MT_PLOT_WIDTH - 22, (f->y0 + f->y1) / 2, PLOT_PI / 2, "training loss");
+        text_rotated(cr, T_AXIS, MT_PLOT_WIDTH - 22, (f->y0 + f->y1) / 2, PLOT_PI / 2, "training loss");
     }
 }
 
@@ -440,7 +427,7 @@ static void callout(cairo_t *cr, box b, double px, double py, const char *s, rgb
     cairo_fill_preserve(cr);
     set_rgb(cr, c);
     cairo_stroke(cr);
-    text_at(cr, b.x + b.w / 2, b.y + b.h / 2, 0.5, s);
+    text_at(cr, T_CALLOUT, b.x + b.w / 2, b.y + b.h / 2, MT_DRAW_CENTER, s);
 }
 
 static void draw_annotations(cairo_t *cr, const frame *f, const mt_plot_point *pts, int n,
@@ -454,10 +441,9 @@ static void draw_annotations(cairo_t *cr, const frame *f, const mt_plot_point *p
     double best_pct = pts[best].accuracy * 100, fin_pct = pts[last].accuracy * 100;
 
     /* Final value: the number the reader came for, in a callout next to the last point. */
-    font(cr, 14, 1);
     snprintf(fin, sizeof fin, "final %.1f%%", fin_pct);
     double fpx = fx(f, pts[last].samples), fpy = fy_acc(f, fin_pct);
-    box fb = place_near(f, pts, n, fpx, fpy, text_width(cr, fin) + 18, 26, NULL);
+    box fb = place_near(f, pts, n, fpx, fpy, text_width(T_CALLOUT, fin) + 18, 26, NULL);
     callout(cr, fb, fpx, fpy, fin, C_ACC);
 
     /* Best value: noted in the legend; when it is not the final point, its point is ringed
@@ -473,16 +459,15 @@ static void draw_annotations(cairo_t *cr, const frame *f, const mt_plot_point *p
     }
 
     /* Legend: one row per curve plus a summary row, placed where it hides the least. */
-    font(cr, 13, 0);
     const char *acc_label = "validation accuracy (left axis)";
     const char *loss_label = "training loss (right axis)";
     if (ring)
         snprintf(buf, sizeof buf, "best %.1f%% after %s samples", best_pct, when);
     else
         snprintf(buf, sizeof buf, "best %.1f%% (the final value)", best_pct);
-    double tw = fmax(text_width(cr, acc_label), text_width(cr, buf));
+    double tw = fmax(text_width(T_LEGEND, acc_label), text_width(T_LEGEND, buf));
     if (f->has_loss)
-        tw = fmax(tw, text_width(cr, loss_label));
+        tw = fmax(tw, text_width(T_LEGEND, loss_label));
     int rows = f->has_loss ? 3 : 2;
     const double row_h = 22, swatch = 30;
     box lb = { 0, 0, 14 + swatch + 10 + tw + 14, 10 + rows * row_h + 6 };
@@ -518,7 +503,7 @@ static void draw_annotations(cairo_t *cr, const frame *f, const mt_plot_point *p
     cairo_stroke(cr);
     marker(cr, sx + swatch / 2, y, 4, C_ACC);
     set_rgb(cr, C_TEXT);
-    text_at(cr, tx, y, 0, acc_label);
+    text_at(cr, T_LEGEND, tx, y, MT_DRAW_LEFT, acc_label);
     y += row_h;
     if (f->has_loss) {
         static const double dash[] = { 7, 4 };
@@ -531,7 +516,7 @@ static void draw_annotations(cairo_t *cr, const frame *f, const mt_plot_point *p
         cairo_set_dash(cr, NULL, 0, 0);
         marker(cr, sx + swatch / 2, y, 2.8, C_LOSS);
         set_rgb(cr, C_TEXT);
-        text_at(cr, tx, y, 0, loss_label);
+        text_at(cr, T_LEGEND, tx, y, MT_DRAW_LEFT, loss_label);
         y += row_h;
     }
     if (ring) {
@@ -542,49 +527,14 @@ static void draw_annotations(cairo_t *cr, const frame *f, const mt_plot_point *p
         cairo_stroke(cr);
     }
     set_rgb(cr, C_MUTED);
-    text_at(cr, tx, y, 0, buf);
+    text_at(cr, T_LEGEND, tx, y, MT_DRAW_LEFT, buf);
 
     /* Title, centred over the plot area. */
-    font(cr, 20, 1);
     set_rgb(cr, C_TEXT);
-    text_at(cr, (f->x0 + f->x1) / 2, 34, 0.5, title);
+    text_at(cr, T_TITLE, (f->x0 + f->x1) / 2, 34, MT_DRAW_CENTER, title);
 }
 
 /* ---- output ------------------------------------------------------------------------------ */
-
-/* PNG bytes from cairo go to the stream; the first failed fwrite's errno is kept, because
- * cairo and libpng may call other functions before the failure reaches write_png. */
-typedef struct png_sink {
-    FILE *f;
-    int err;
-} png_sink;
-
-static cairo_status_t png_chunk(void *closure, const unsigned char *data, unsigned int len)
-{
-    png_sink *s = closure;
-    errno = 0;
-    if (fwrite(data, 1, len, s->f) == len)
-        return CAIRO_STATUS_SUCCESS;
-    if (!s->err)
-        s->err = errno ? errno : EIO;
-    return CAIRO_STATUS_WRITE_ERROR;
-}
-
-/* The mt_write_file_atomic callback: encodes the surface (user) as a PNG into f. */
-static int write_png(FILE *f, void *user)
-{
-    png_sink s = { f, 0 };
-    cairo_status_t st = cairo_surface_write_to_png_stream(user, png_chunk, &s);
-    if (st == CAIRO_STATUS_SUCCESS)
-        return 0;
-    errno = s.err ? s.err : st == CAIRO_STATUS_NO_MEMORY ? ENOMEM : EIO;
-    return -1;
-}
-
-int mt_png_write_atomic(const char *path, cairo_surface_t *surface, char *err, size_t errlen)
-{
-    return mt_write_file_atomic(path, write_png, surface, err, errlen);
-}
 
 int mt_plot_accuracy(const char *path, const char *title, const mt_plot_point *pts, int n,
                      char *err, size_t errlen)
@@ -640,14 +590,8 @@ int mt_plot_accuracy(const char *path, const char *title, const mt_plot_point *p
         return -1;
     }
 
-    /* Through PATH.tmp and a rename, so a reader never sees a half-written PNG. */
-    int rc = mt_png_write_atomic(path, surf, err, errlen);
+    /* Through a temporary file and a rename, so a reader never sees a half-written PNG. */
+    int rc = mt_draw_png_write(path, surf, err, errlen);
     cairo_surface_destroy(surf);
     return rc;
-}
-
-void mt_plot_shutdown(void)
-{
-    cairo_debug_reset_static_data();
-    FcFini();
 }
