@@ -1,9 +1,11 @@
 /* test_io.c: Check suite for include/mytorch/io.h: the IDX/MNIST loader against the committed
- * data and hand-made broken files, and the .npy reader/writer against files written by numpy
- * (tests/fixtures/npy, made by tests/fixtures/gen_npy.py) and against itself; and writing
- * through PATH.tmp (mt_write_file_atomic) with failures injected at each step. */
+ * data and hand-made broken files (gzip streams cut, corrupted or followed by junk included),
+ * and the .npy reader/writer against files written by numpy (tests/fixtures/npy, made by
+ * tests/fixtures/gen_npy.py) and against itself; and writing through a fresh temporary name
+ * (mt_write_file_atomic, mt_write_dir_atomic) with failures, symbolic links, odd targets and
+ * signals injected at each step. */
 #ifndef _XOPEN_SOURCE
-#define _XOPEN_SOURCE 700 /* mkdtemp, nftw, chmod, geteuid, setrlimit */
+#define _XOPEN_SOURCE 700 /* mkdtemp, nftw, chmod, geteuid, setrlimit, symlink, mkfifo */
 #endif
 
 #include "mytorch/io.h"
@@ -19,6 +21,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -34,42 +37,12 @@
 #define TEST_TMP_DIR "/tmp/mt_test_io_XXXXXX" /* tmp_setup makes one per test case */
 #include "test_util.h"
 
-static void write_bytes(const char *path, const void *bytes, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    ck_assert_msg(f != NULL, "cannot create %s", path);
-    ck_assert_uint_eq(fwrite(bytes, 1, n, f), n);
-    ck_assert_int_eq(fclose(f), 0);
-}
-
 static void write_gz(const char *path, const void *bytes, size_t n)
 {
     gzFile f = gzopen(path, "wb9");
     ck_assert_msg(f != NULL, "cannot create %s", path);
     ck_assert_int_eq(gzwrite(f, bytes, (unsigned)n), (int)n);
     ck_assert_int_eq(gzclose(f), Z_OK);
-}
-
-/* Reads a whole file into a malloc'd buffer. */
-static unsigned char *read_bytes(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "cannot open %s", path);
-    size_t cap = 1 << 16, len = 0;
-    unsigned char *buf = malloc(cap);
-    ck_assert_ptr_nonnull(buf);
-    size_t got;
-    while ((got = fread(buf + len, 1, cap - len, f)) > 0) {
-        len += got;
-        if (len == cap) {
-            cap *= 2;
-            buf = realloc(buf, cap);
-            ck_assert_ptr_nonnull(buf);
-        }
-    }
-    fclose(f);
-    *n = len;
-    return buf;
 }
 
 static void put_be32(unsigned char *b, uint32_t v)
@@ -814,13 +787,25 @@ START_TEST(npy_save_should_keep_the_old_file_when_it_fails)
     TMP(path, "keep.npy");
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     ck_assert_int_eq(mt_npy_save(path, v, 1, (int[]){ 2 }, err, sizeof err), 0);
-    ck_assert_int_eq(mkdir(tmp, 0700), 0); /* the tmp name is taken: the save cannot start */
-    ck_assert_int_eq(mt_npy_save(path, w, 1, (int[]){ 2 }, err, sizeof err), -1);
-    ASSERT_ERR_HAS(err, tmp);
+    /* files may not grow past 100 bytes: the new file cannot be written whole */
+    struct rlimit old, small;
+    ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+    small = old;
+    small.rlim_cur = 100;
+    void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
+    int limited = setrlimit(RLIMIT_FSIZE, &small);  /* no assertion until the limit is lifted:
+                                                      Check writes its own file on each one */
+    int rc = mt_npy_save(path, w, 1, (int[]){ 2 }, err, sizeof err);
+    setrlimit(RLIMIT_FSIZE, &old);
+    signal(SIGXFSZ, prev);
+    ck_assert_int_eq(limited, 0);
+    ck_assert_int_eq(rc, -1);
+    ASSERT_ERR_HAS(err, path);
+    ASSERT_ERR_HAS(err, "File too large");
     ck_assert_int_eq(mt_npy_load_into(path, back, 1, (int[]){ 2 }, err, sizeof err), 0);
     ck_assert_double_eq(back[0], 1);
     ck_assert_double_eq(back[1], 2);
-    rmdir(tmp);
+    ASSERT_NO_TMP(g_tmp);
 
     /* A read-only directory (only meaningful when not root: root may write anywhere). */
     if (geteuid() != 0) {
@@ -832,7 +817,7 @@ START_TEST(npy_save_should_keep_the_old_file_when_it_fails)
         ck_assert_int_eq(mt_npy_save(path, v, 1, (int[]){ 2 }, err, sizeof err), -1);
         ASSERT_ERR_HAS(err, "Permission denied");
         ck_assert(!file_exists(path));
-        ck_assert(!file_exists(tmp));
+        ASSERT_NO_TMP(dir);
         chmod(dir, 0700);
     }
 }
@@ -942,13 +927,15 @@ START_TEST(write_file_atomic_should_write_the_file_and_leave_no_tmp)
     ck_assert_int_eq(mt_write_file_atomic(path, write_text, "hello\n", err, sizeof err), 0);
     ck_assert_int_eq(g_writes, 1);
     assert_file_is(path, "hello\n");
-    ck_assert(!file_exists(tmp));
+    ASSERT_NO_TMP(g_tmp);
 
-    /* An existing file is replaced, and so is a PATH.tmp left behind by a crash. */
+    /* An existing file is replaced; a file named PATH.tmp is someone else's: left as it is. */
     write_bytes(tmp, "stale bytes from an earlier run", 31);
     ck_assert_int_eq(mt_write_file_atomic(path, write_text, "bye", err, sizeof err), 0);
     assert_file_is(path, "bye");
-    ck_assert(!file_exists(tmp));
+    assert_file_is(tmp, "stale bytes from an earlier run");
+    ck_assert_int_eq(count_suffix(g_tmp, ".tmp"), 1);
+    ck_assert_int_eq(remove(tmp), 0);
 
     /* An empty file is a file. */
     ck_assert_int_eq(mt_write_file_atomic(path, write_text, "", err, sizeof err), 0);
@@ -956,27 +943,37 @@ START_TEST(write_file_atomic_should_write_the_file_and_leave_no_tmp)
 }
 END_TEST
 
+/* Asserts err is "file PATH: cannot write PATH.XXXXXX.tmp: No space left on device". */
+static void assert_cannot_write(const char *err, const char *path)
+{
+    char head[600];
+    snprintf(head, sizeof head, "file %s: cannot write %s.", path, path);
+    static const char tail[] = ".tmp: No space left on device";
+    size_t hl = strlen(head), el = strlen(err);
+    ck_assert_msg(strncmp(err, head, hl) == 0 && el == hl + 6 + strlen(tail) &&
+                  strcmp(err + hl + 6, tail) == 0, "unexpected message \"%s\"", err);
+}
+
 START_TEST(write_file_atomic_should_keep_the_old_file_when_the_write_fails)
 {
-    char path[512], tmp[520], err[512] = "", want[1200];
+    char path[512], tmp[520], err[512] = "";
     TMP(path, "b.txt");
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    snprintf(want, sizeof want, "file %s: cannot write %s: No space left on device", path, tmp);
 
-    /* No PATH before: none after, and no PATH.tmp. */
+    /* No PATH before: none after, and no temporary. */
     errno = 0;
     ck_assert_int_eq(mt_write_file_atomic(path, write_then_fail, "partial", err, sizeof err), -1);
     ck_assert_int_eq(errno, ENOSPC);
-    ck_assert_str_eq(err, want);
+    assert_cannot_write(err, path);
     ck_assert(!file_exists(path));
-    ck_assert(!file_exists(tmp));
+    ASSERT_NO_TMP(g_tmp);
 
     /* An existing PATH stays exactly as it was. */
     write_bytes(path, "old\n", 4);
     ck_assert_int_eq(mt_write_file_atomic(path, write_then_fail, "partial", err, sizeof err), -1);
-    ck_assert_str_eq(err, want);
+    assert_cannot_write(err, path);
     assert_file_is(path, "old\n");
-    ck_assert(!file_exists(tmp));
+    ASSERT_NO_TMP(g_tmp);
 
     /* A short write the callback did not notice is caught: files may not grow past 16 bytes. */
     struct rlimit old, small;
@@ -992,22 +989,22 @@ START_TEST(write_file_atomic_should_keep_the_old_file_when_the_write_fails)
     ASSERT_ERR_HAS(err, path);
     ASSERT_ERR_HAS(err, "File too large");
     assert_file_is(path, "old\n");
-    ck_assert(!file_exists(tmp));
+    ASSERT_NO_TMP(g_tmp);
 }
 END_TEST
 
 START_TEST(write_file_atomic_should_fail_cleanly_in_an_unwritable_directory)
 {
-    char path[512], tmp[520], err[512] = "", want[1200];
+    char path[512], dir[512], err[512] = "", want[1200];
     TMP(path, "missing/c.txt");
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    TMP(dir, "missing");
     g_writes = 0;
     ck_assert_int_eq(mt_write_file_atomic(path, write_text, "x", err, sizeof err), -1);
-    snprintf(want, sizeof want, "file %s: cannot create %s: No such file or directory", path, tmp);
+    snprintf(want, sizeof want, "file %s: cannot create a temporary file in %s: No such file or "
+             "directory", path, dir);
     ck_assert_str_eq(err, want);
     ck_assert_int_eq(g_writes, 0);
     ck_assert(!file_exists(path));
-    ck_assert(!file_exists(tmp));
 
     /* A parent that is a regular file is unwritable even for root. */
     char parent[512];
@@ -1019,36 +1016,48 @@ START_TEST(write_file_atomic_should_fail_cleanly_in_an_unwritable_directory)
 
     /* A read-only directory (only meaningful when not root: root may write anywhere). */
     if (geteuid() != 0) {
-        char dir[512];
         TMP(dir, "ro");
         ck_assert_int_eq(mkdir(dir, 0500), 0);
         TMP(path, "ro/c.txt");
-        snprintf(tmp, sizeof tmp, "%s.tmp", path);
         ck_assert_int_eq(mt_write_file_atomic(path, write_text, "x", err, sizeof err), -1);
         ASSERT_ERR_HAS(err, "Permission denied");
         ck_assert(!file_exists(path));
-        ck_assert(!file_exists(tmp));
+        ASSERT_NO_TMP(dir);
         chmod(dir, 0700);
     }
     ck_assert_int_eq(g_writes, 0);
 }
 END_TEST
 
-START_TEST(write_file_atomic_should_remove_the_tmp_when_the_rename_fails)
+/* Writes "x", then puts a non-empty directory where the file is to go (user: its path), as
+ * another program might while the file is being written: the rename must then fail. */
+static int write_then_block_the_target(FILE *f, void *user)
 {
-    char path[512], tmp[520], inside[600], err[512] = "";
-    TMP(path, "adir");   /* PATH is a non-empty directory: rename cannot replace it */
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    ck_assert_int_eq(mkdir(path, 0700), 0);
+    const char *path = user;
+    char inside[600];
+    g_writes++;
+    fputs("x", f);
+    remove(path);
+    if (mkdir(path, 0700) != 0)
+        return -1;
     snprintf(inside, sizeof inside, "%s/keep", path);
     write_bytes(inside, "k", 1);
+    return 0;
+}
+
+START_TEST(write_file_atomic_should_remove_the_tmp_when_the_rename_fails)
+{
+    char path[512], inside[600], err[512] = "";
+    TMP(path, "adir");
+    snprintf(inside, sizeof inside, "%s/keep", path);
     errno = 0;
-    ck_assert_int_eq(mt_write_file_atomic(path, write_text, "x", err, sizeof err), -1);
+    ck_assert_int_eq(mt_write_file_atomic(path, write_then_block_the_target, path, err,
+                                          sizeof err), -1);
     ck_assert_int_eq(errno, EISDIR);
     ASSERT_ERR_HAS(err, path);
     ASSERT_ERR_HAS(err, "cannot rename");
     ASSERT_ERR_HAS(err, "Is a directory");
-    ck_assert(!file_exists(tmp));
+    ASSERT_NO_TMP(g_tmp);
     assert_file_is(inside, "k");
 }
 END_TEST
@@ -1065,6 +1074,772 @@ START_TEST(write_file_atomic_should_reject_null_arguments)
     /* err may be NULL: the failure is still reported by the return value. */
     ck_assert_int_eq(mt_write_file_atomic(path, write_then_fail, "x", NULL, 0), -1);
     ck_assert(!file_exists(path));
+}
+END_TEST
+
+/* ---- gzip streams checked to their end ---------------------------------------------------- */
+
+/* The tests below share their TCase's directory: each works in a directory of its own. */
+#define FRESH_DIR(buf, name) \
+    do { TMP(buf, name); ck_assert_int_eq(mkdir(buf, 0700), 0); } while (0)
+#define IN(buf, dir, name) snprintf((buf), sizeof(buf), "%s/%s", (dir), (name))
+
+/* n bytes of data that deflate cannot shrink much (so that the compressed stream spans many
+ * reads), from a fixed seed. */
+static unsigned char *noise(size_t n, uint32_t seed)
+{
+    unsigned char *b = malloc(n ? n : 1);
+    ck_assert_ptr_nonnull(b);
+    for (size_t i = 0; i < n; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        b[i] = (unsigned char)(seed >> 24);
+    }
+    return b;
+}
+
+/* data[0..n) as one gzip member in a malloc'd buffer; *out_n is its length. The last 8 bytes
+ * are the trailer: CRC-32, then the length mod 2^32, both little-endian. */
+static unsigned char *gzip_bytes(const unsigned char *data, size_t n, size_t *out_n)
+{
+    z_stream zs;
+    memset(&zs, 0, sizeof zs);
+    ck_assert_int_eq(deflateInit2(&zs, 1, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY),
+                     Z_OK);
+    size_t cap = deflateBound(&zs, (uLong)n) + 64;
+    unsigned char *out = malloc(cap);
+    ck_assert_ptr_nonnull(out);
+    zs.next_in = (unsigned char *)data;
+    zs.avail_in = (uInt)n;
+    zs.next_out = out;
+    zs.avail_out = (uInt)cap;
+    ck_assert_int_eq(deflate(&zs, Z_FINISH), Z_STREAM_END);
+    *out_n = cap - zs.avail_out;
+    deflateEnd(&zs);
+    return out;
+}
+
+/* A synthetic IDX images file of count 28x28 images (784 * count bytes of noise), in memory. */
+static unsigned char *big_idx(size_t count, size_t *n)
+{
+    size_t data = count * 784;
+    unsigned char *buf = malloc(16 + data);
+    ck_assert_ptr_nonnull(buf);
+    unsigned char *px = noise(data, 7);
+    uint32_t dims[3] = { (uint32_t)count, 28, 28 };
+    *n = make_idx(buf, 0x803, 3, dims, px, data);
+    free(px);
+    return buf;
+}
+
+/* Loads path as IDX expecting failure, and asserts the message names the file and says what. */
+static void expect_idx_error(const char *path, const char *what)
+{
+    char err[2048] = "";
+    mt_idx idx;
+    ck_assert_int_eq(mt_idx_load(path, &idx, err, sizeof err), -1);
+    ASSERT_ERR_HAS(err, path);
+    ASSERT_ERR_HAS(err, what);
+    ck_assert_ptr_null(idx.data);
+}
+
+START_TEST(idx_load_should_reject_the_train_images_without_their_gzip_trailer)
+{
+    char d[320];
+    FRESH_DIR(d, "idx_load_should_reject_the_train_images_");
+    size_t n;
+    unsigned char *gz = read_bytes(MNIST_DIR "/train-images-idx3-ubyte.gz", &n);
+    char path[512];
+    IN(path, d, "train-images-idx3-ubyte.gz");
+    write_bytes(path, gz, n - 8);          /* the CRC-32 and the length: gone */
+    free(gz);
+    expect_idx_error(path, "gzip stream truncated: the file ends before the end of the "
+                           "compressed data, so its CRC/length check cannot be made");
+}
+END_TEST
+
+START_TEST(idx_load_should_check_the_gzip_trailer_of_files_over_1_mib)
+{
+    char d[320];
+    FRESH_DIR(d, "idx_load_should_check_the_gzip_trailer_o");
+    size_t n, gn, gn2;
+    unsigned char *idx = big_idx(2000, &n);          /* 1.5 MiB of images */
+    unsigned char *gz = gzip_bytes(idx, n, &gn);
+    char path[512], err[2048] = "";
+    IN(path, d, "big-images-idx3-ubyte.gz");
+
+    write_bytes(path, gz, gn);                        /* intact: loads, bytes as written */
+    mt_idx m;
+    ck_assert_msg(mt_idx_load(path, &m, err, sizeof err) == 0, "%s", err);
+    ck_assert_uint_eq(m.count, 2000);
+    ck_assert(memcmp(m.data, idx + 16, 2000 * 784) == 0);
+    mt_idx_free(&m);
+
+    for (size_t cut = 1; cut <= 8; cut++) {           /* any part of the trailer missing */
+        write_bytes(path, gz, gn - cut);
+        expect_idx_error(path, "gzip stream truncated");
+    }
+
+    /* A pixel changed and the trailer removed: no check could catch it, so it must fail. */
+    idx[16 + 123456] ^= 0x40;
+    unsigned char *gz2 = gzip_bytes(idx, n, &gn2);
+    write_bytes(path, gz2, gn2 - 8);
+    expect_idx_error(path, "gzip stream truncated");
+
+    /* The same with the trailer of the original data: the CRC no longer matches. */
+    memcpy(gz2 + gn2 - 8, gz + gn - 8, 8);
+    write_bytes(path, gz2, gn2);
+    expect_idx_error(path, "gzip stream corrupt: CRC check failed");
+
+    /* A length in the trailer that is not the data's. */
+    memcpy(gz2, gz, gn);
+    gz2[gn - 1] ^= 0x01;
+    write_bytes(path, gz2, gn);
+    expect_idx_error(path, "gzip stream corrupt: length check failed");
+
+    /* Corrupt compressed data in the middle of the stream. */
+    memcpy(gz2, gz, gn);
+    for (size_t i = gn / 2; i < gn / 2 + 64; i++)
+        gz2[i] ^= 0xA5;
+    write_bytes(path, gz2, gn);
+    expect_idx_error(path, "gzip stream corrupt");
+    free(gz);
+    free(gz2);
+    free(idx);
+}
+END_TEST
+
+START_TEST(idx_load_should_reject_bytes_after_the_gzip_stream)
+{
+    char d[320];
+    FRESH_DIR(d, "idx_load_should_reject_bytes_after_the_g");
+    unsigned char buf[64];
+    static const uint32_t dims[1] = { 3 };
+    static const unsigned char labels[3] = { 1, 2, 3 };
+    size_t n = make_idx(buf, 0x801, 1, dims, labels, 3), gn;
+    unsigned char *gz = gzip_bytes(buf, n, &gn);
+    unsigned char *junk = malloc(gn + 5);
+    memcpy(junk, gz, gn);
+    memcpy(junk + gn, "JUNK\n", 5);
+    char path[512];
+    IN(path, d, "junk-labels-idx1-ubyte.gz");
+    write_bytes(path, junk, gn + 5);
+    expect_idx_error(path, "5 bytes after the end of the gzip stream (not gzip data)");
+    write_bytes(path, junk, gn + 1);
+    expect_idx_error(path, "1 byte after the end of the gzip stream");
+    memset(junk + gn, 0, 5);                                   /* zero padding is junk too */
+    write_bytes(path, junk, gn + 5);
+    expect_idx_error(path, "5 bytes after the end of the gzip stream");
+    free(junk);
+    free(gz);
+}
+END_TEST
+
+START_TEST(idx_load_should_read_concatenated_gzip_members)
+{
+    char d[320];
+    FRESH_DIR(d, "idx_load_should_read_concatenated_gzip_m");
+    /* gzip -c a >f; gzip -c b >>f is one valid stream: the data is the concatenation. */
+    size_t n, g1, g2;
+    unsigned char *idx = big_idx(500, &n);
+    size_t half = n / 3;
+    unsigned char *a = gzip_bytes(idx, half, &g1), *b = gzip_bytes(idx + half, n - half, &g2);
+    unsigned char *both = malloc(g1 + g2);
+    memcpy(both, a, g1);
+    memcpy(both + g1, b, g2);
+    char path[512], err[2048] = "";
+    IN(path, d, "two-members.gz");
+    write_bytes(path, both, g1 + g2);
+    mt_idx m;
+    ck_assert_msg(mt_idx_load(path, &m, err, sizeof err) == 0, "%s", err);
+    ck_assert(memcmp(m.data, idx + 16, 500 * 784) == 0);
+    mt_idx_free(&m);
+    /* ... and a second member cut short is a truncated stream. */
+    write_bytes(path, both, g1 + g2 - 3);
+    expect_idx_error(path, "gzip stream truncated");
+    free(a);
+    free(b);
+    free(both);
+    free(idx);
+}
+END_TEST
+
+START_TEST(idx_and_npy_load_should_say_a_directory_is_a_directory)
+{
+    char dir[512], err[1024] = "";
+    TMP(dir, "t10k-labels-idx1-ubyte.gz");
+    ck_assert_int_eq(mkdir(dir, 0700), 0);
+    expect_idx_error(dir, "is a directory, expected an IDX file");
+
+    /* mt_mnist_load picks the .gz name, and says what it is rather than "empty" */
+    write_tiny_mnist("t10k");
+    mt_mnist m;
+    ck_assert_int_eq(mt_mnist_load(g_tmp, "t10k", &m, err, sizeof err), -1);
+    ASSERT_ERR_HAS(err, dir);
+    ASSERT_ERR_HAS(err, "is a directory");
+
+    double *d;
+    int nd, sh[4];
+    ck_assert_int_eq(mt_npy_load(g_tmp, &d, &nd, sh, err, sizeof err), -1);
+    ASSERT_ERR_HAS(err, g_tmp);
+    ASSERT_ERR_HAS(err, "is a directory, expected a .npy file");
+    ck_assert_int_eq(mt_npy_load("", &d, &nd, sh, err, sizeof err), -1);
+    ASSERT_ERR_HAS(err, "the file name is empty");
+    mt_idx idx;
+    ck_assert_int_eq(mt_idx_load("", &idx, err, sizeof err), -1);
+    ASSERT_ERR_HAS(err, "the file name is empty");
+}
+END_TEST
+
+/* ---- .npy header strings ------------------------------------------------------------------- */
+
+START_TEST(npy_load_should_reject_nul_bytes_in_header_strings)
+{
+    char d[320];
+    FRESH_DIR(d, "npy_load_should_reject_nul_bytes_in_head");
+    char path[512], err[1024] = "";
+    double v[2] = { 1, 2 }, dst[2];
+    IN(path, d, "nul.npy");
+    /* the dicts hold a NUL: built by hand, as strlen would stop at it */
+    static const char descr[] = "{'descr': '<f8\0junk', 'fortran_order': False, 'shape': (2,), }";
+    static const char key[] = "{'descr': '<f8', 'fortran_order': False, 'shape\0x': (2,), }";
+    const char *dicts[2] = { descr, key };
+    size_t lens[2] = { sizeof descr - 1, sizeof key - 1 };
+    for (int k = 0; k < 2; k++) {
+        size_t total = (10 + lens[k] + 1 + 63) / 64 * 64, hl = total - 10;
+        unsigned char buf[256];
+        memcpy(buf, "\x93NUMPY\x01\x00", 8);
+        buf[8] = (unsigned char)hl;
+        buf[9] = 0;
+        memset(buf + 10, ' ', hl);
+        memcpy(buf + 10, dicts[k], lens[k]);
+        buf[total - 1] = '\n';
+        memcpy(buf + total, v, sizeof v);
+        write_bytes(path, buf, total + sizeof v);
+        ck_assert_int_eq(mt_npy_load_into(path, dst, 1, (int[]){ 2 }, err, sizeof err), -1);
+        ASSERT_ERR_HAS(err, path);
+        ASSERT_ERR_HAS(err, "malformed .npy header: expected a string without NUL bytes");
+    }
+}
+END_TEST
+
+START_TEST(npy_load_should_escape_non_printable_header_bytes)
+{
+    char d[320];
+    FRESH_DIR(d, "npy_load_should_escape_non_printable_hea");
+    char path[512], err[1024] = "";
+    double *data;
+    int nd, sh[4];
+    IN(path, d, "esc.npy");
+    write_npy_raw(path, "{'descr': '\x1b[2J\x07\xff', 'fortran_order': False, 'shape': (), }",
+                  "\0\0\0\0\0\0\0\0", 8);
+    ck_assert_int_eq(mt_npy_load(path, &data, &nd, sh, err, sizeof err), -1);
+    ASSERT_ERR_HAS(err, "dtype '\\x1b[2J\\x07\\xff', but only '<f8'");
+    for (const char *p = err; *p; p++)
+        ck_assert_msg((unsigned char)*p >= 0x20 && (unsigned char)*p < 0x7f,
+                      "raw byte 0x%02x in the message", (unsigned char)*p);
+    write_npy_raw(path, "{'descr': '<f8', '\x1b]0;owned\x07': 1, 'shape': (), }", NULL, 0);
+    ck_assert_int_eq(mt_npy_load(path, &data, &nd, sh, err, sizeof err), -1);
+    ASSERT_ERR_HAS(err, "an unexpected key '\\x1b]0;owned\\x07'");
+}
+END_TEST
+
+START_TEST(npy_load_should_report_a_long_shape_in_full)
+{
+    char d[320];
+    FRESH_DIR(d, "npy_load_should_report_a_long_shape_in_f");
+    char path[512], err[2048] = "", dict[700], want[600] = "(";
+    double *data;
+    int nd, sh[4];
+    snprintf(dict, sizeof dict, "{'descr': '<f8', 'fortran_order': False, 'shape': (");
+    for (int i = 0; i < 32; i++) {
+        strcat(dict, "2147483647, ");
+        strcat(want, i ? ", 2147483647" : "2147483647");
+    }
+    strcat(dict, "), }");
+    strcat(want, ")");
+    IN(path, d, "deep.npy");
+    write_npy_raw(path, dict, NULL, 0);
+    ck_assert_int_eq(mt_npy_load(path, &data, &nd, sh, err, sizeof err), -1);
+    ASSERT_ERR_HAS(err, "32 dimensions (");
+    ASSERT_ERR_HAS(err, want);
+    ASSERT_ERR_HAS(err, "but at most 4 are supported");
+}
+END_TEST
+
+/* ---- writing: targets, names, links --------------------------------------------------------- */
+
+START_TEST(write_file_atomic_should_refuse_empty_names_and_targets_that_are_not_files)
+{
+    char d[320];
+    FRESH_DIR(d, "write_file_atomic_should_refuse_empty_na");
+    char path[512], err[1024] = "";
+    g_writes = 0;
+    ck_assert_int_eq(mt_write_file_atomic("", write_text, "x", err, sizeof err), -1);
+    ASSERT_ERR_HAS(err, "the file name is empty");
+    ck_assert(!file_exists(".tmp"));
+
+    IN(path, d, "adir");
+    ck_assert_int_eq(mkdir(path, 0700), 0);
+    ck_assert_int_eq(mt_write_file_atomic(path, write_text, "x", err, sizeof err), -1);
+    ASSERT_ERR_HAS(err, path);
+    ASSERT_ERR_HAS(err, "is a directory, not a regular file; refusing to replace it");
+    IN(path, d, "adir/");
+    ck_assert_int_eq(mt_write_file_atomic(path, write_text, "x", err, sizeof err), -1);
+    ASSERT_ERR_HAS(err, "ends in '/', which names a directory, not a file");
+
+    IN(path, d, "fifo");
+    ck_assert_int_eq(mkfifo(path, 0600), 0);
+    ck_assert_int_eq(mt_write_file_atomic(path, write_text, "x", err, sizeof err), -1);
+    ASSERT_ERR_HAS(err, "is a FIFO (named pipe), not a regular file");
+
+    /* a device, through a symbolic link too: refused before anything is created */
+    ck_assert_int_eq(mt_write_file_atomic("/dev/null", write_text, "x", err, sizeof err), -1);
+    ck_assert_str_eq(err, "file /dev/null: is a character device, not a regular file; refusing "
+                          "to replace it");
+    IN(path, d, "null-link");
+    ck_assert_int_eq(symlink("/dev/null", path), 0);
+    ck_assert_int_eq(mt_write_file_atomic(path, write_text, "x", err, sizeof err), -1);
+    ASSERT_ERR_HAS(err, "(a symbolic link to /dev/null): is a character device");
+    struct stat st;
+    ck_assert_int_eq(stat("/dev/null", &st), 0);
+    ck_assert(S_ISCHR(st.st_mode));
+    ck_assert_int_eq(g_writes, 0);
+    ASSERT_NO_TMP(d);
+
+    /* a loop of links */
+    char a[512], b[512];
+    IN(a, d, "loop-a");
+    IN(b, d, "loop-b");
+    ck_assert_int_eq(symlink(b, a), 0);
+    ck_assert_int_eq(symlink(a, b), 0);
+    ck_assert_int_eq(mt_write_file_atomic(a, write_text, "x", err, sizeof err), -1);
+    ASSERT_ERR_HAS(err, "Too many levels of symbolic links");
+}
+END_TEST
+
+START_TEST(write_file_atomic_should_write_through_a_symlink_and_keep_it)
+{
+    char d[320];
+    FRESH_DIR(d, "write_file_atomic_should_write_through_a");
+    char dir[512], target[512], link[512], link2[512], err[2048] = "";
+    IN(dir, d, "runs");
+    ck_assert_int_eq(mkdir(dir, 0700), 0);
+    IN(target, d, "runs/1.csv");
+    IN(link, d, "out.csv");
+    IN(link2, d, "latest.csv");
+    write_bytes(target, "old", 3);
+    ck_assert_int_eq(symlink("runs/1.csv", link), 0);   /* relative, to a file in another dir */
+    ck_assert_int_eq(symlink("out.csv", link2), 0);     /* a chain: latest -> out -> runs/1 */
+
+    ck_assert_msg(mt_write_file_atomic(link2, write_text, "new", err, sizeof err) == 0, "%s", err);
+    assert_file_is(target, "new");
+    struct stat st;
+    ck_assert_int_eq(lstat(link, &st), 0);
+    ck_assert(S_ISLNK(st.st_mode));
+    ck_assert_int_eq(lstat(link2, &st), 0);
+    ck_assert(S_ISLNK(st.st_mode));
+    ASSERT_NO_TMP(d);
+    ASSERT_NO_TMP(dir);
+
+    /* a link to a file not there yet: the file is created where the link points */
+    char dangling[512], made[512];
+    IN(dangling, d, "next.csv");
+    IN(made, d, "runs/2.csv");
+    ck_assert_int_eq(symlink("runs/2.csv", dangling), 0);
+    ck_assert_msg(mt_write_file_atomic(dangling, write_text, "two", err, sizeof err) == 0, "%s",
+                  err);
+    assert_file_is(made, "two");
+    ck_assert_int_eq(lstat(dangling, &st), 0);
+    ck_assert(S_ISLNK(st.st_mode));
+
+    /* failures name the link and where it leads */
+    char broken[512];
+    IN(broken, d, "broken.csv");
+    ck_assert_int_eq(symlink("nowhere/x.csv", broken), 0);
+    ck_assert_int_eq(mt_write_file_atomic(broken, write_text, "x", err, sizeof err), -1);
+    ASSERT_ERR_HAS(err, "broken.csv (a symbolic link to ");
+    ASSERT_ERR_HAS(err, "nowhere/x.csv): cannot create a temporary file in ");
+    ASSERT_ERR_HAS(err, "No such file or directory");
+}
+END_TEST
+
+START_TEST(write_file_atomic_should_not_follow_a_symlink_planted_at_a_temporary_name)
+{
+    char d[320];
+    FRESH_DIR(d, "write_file_atomic_should_not_follow_a_sy");
+    /* The old fixed name PATH.tmp, and every name of the new pattern one could guess, may be
+     * a link to a victim: none is opened, and the victim is untouched. */
+    char path[512], victim[512], plant[600], err[1024] = "";
+    IN(path, d, "w.npy");
+    IN(victim, d, "victim");
+    write_bytes(victim, "precious", 8);
+    snprintf(plant, sizeof plant, "%s.tmp", path);
+    ck_assert_int_eq(symlink(victim, plant), 0);
+    for (int i = 0; i < 20; i++)
+        ck_assert_msg(mt_write_file_atomic(path, write_text, "data", err, sizeof err) == 0, "%s",
+                      err);
+    assert_file_is(victim, "precious");
+    assert_file_is(path, "data");
+    struct stat st;
+    ck_assert_int_eq(lstat(plant, &st), 0);
+    ck_assert(S_ISLNK(st.st_mode));
+}
+END_TEST
+
+static const char *g_dir; /* the directory the helpers below look in or write to */
+
+/* Records the names of the temporaries in g_dir while a write runs (user: a char[2][256]). */
+static int write_and_look(FILE *f, void *user)
+{
+    char (*seen)[256] = user;
+    DIR *d = opendir(g_dir);
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL)
+        if (strstr(e->d_name, ".tmp"))
+            snprintf(seen[seen[0][0] ? 1 : 0], 256, "%s", e->d_name);
+    if (d)
+        closedir(d);
+    return fputs("x", f) == EOF ? -1 : 0;
+}
+
+START_TEST(write_file_atomic_should_use_a_fresh_name_and_the_usual_mode)
+{
+    char d[320];
+    FRESH_DIR(d, "write_file_atomic_should_use_a_fresh_nam");
+    char path[512], err[1024] = "", seen[2][256] = { "", "" };
+    IN(path, d, "m.csv");
+    g_dir = d;
+    ck_assert_int_eq(mt_write_file_atomic(path, write_and_look, seen, err, sizeof err), 0);
+    ck_assert_int_eq(mt_write_file_atomic(path, write_and_look, seen, err, sizeof err), 0);
+    /* m.csv.XXXXXX.tmp, a different XXXXXX each time, in the target's directory */
+    for (int i = 0; i < 2; i++) {
+        ck_assert_msg(strlen(seen[i]) == strlen("m.csv.XXXXXX.tmp") &&
+                      strncmp(seen[i], "m.csv.", 6) == 0, "temporary named '%s'", seen[i]);
+    }
+    ck_assert_str_ne(seen[0], seen[1]);
+
+    /* 0666 less the umask, as a file made by fopen */
+    mode_t old = umask(027);
+    ck_assert_int_eq(mt_write_file_atomic(path, write_text, "x", err, sizeof err), 0);
+    struct stat st;
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_int_eq(st.st_mode & 0777, 0640);
+    umask(0);
+    ck_assert_int_eq(mt_write_file_atomic(path, write_text, "x", err, sizeof err), 0);
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_int_eq(st.st_mode & 0777, 0666);
+    umask(old);
+}
+END_TEST
+
+START_TEST(write_file_atomic_should_handle_long_names_and_long_paths)
+{
+    char d[320];
+    FRESH_DIR(d, "write_file_atomic_should_handle_long_nam");
+    /* A name of 250 bytes (the temporary's is cut to fit NAME_MAX) in a directory ~1,000 bytes
+     * deep; the message about it is whole when err is MT_ERRLEN bytes. */
+    char name[251];
+    memset(name, 'n', 250);
+    name[250] = '\0';
+    size_t cap = 4096;
+    char *dir = malloc(cap), *path = malloc(cap);
+    snprintf(dir, cap, "%s", d);
+    for (int level = 0; level < 4; level++) {
+        size_t l = strlen(dir);
+        dir[l] = '/';
+        memset(dir + l + 1, 'a' + level, 240);
+        dir[l + 241] = '\0';
+        ck_assert_int_eq(mkdir(dir, 0700), 0);
+    }
+    snprintf(path, cap, "%s/%s", dir, name);
+    size_t errlen = MT_ERRLEN(strlen(path));
+    char *err = malloc(errlen);
+    ck_assert_msg(mt_write_file_atomic(path, write_text, "long", err, errlen) == 0, "%s", err);
+    assert_file_is(path, "long");
+    ASSERT_NO_TMP(dir);
+
+    snprintf(path, cap, "%s/missing/%s", dir, name);
+    ck_assert_int_eq(mt_write_file_atomic(path, write_text, "x", err, errlen), -1);
+    ASSERT_ERR_HAS(err, path);
+    ASSERT_ERR_HAS(err, "No such file or directory");
+    ck_assert(strstr(err, "[...]") == NULL);
+
+    /* a buffer too small for the message: cut, and marked as cut */
+    char small[64];
+    ck_assert_int_eq(mt_write_file_atomic(path, write_text, "x", small, sizeof small), -1);
+    ck_assert_uint_eq(strlen(small), sizeof small - 1);
+    ck_assert_str_eq(small + sizeof small - 7, " [...]");
+    free(err);
+    free(path);
+    free(dir);
+}
+END_TEST
+
+START_TEST(check_output_file_should_find_problems_before_anything_is_written)
+{
+    char d[320];
+    FRESH_DIR(d, "check_output_file_should_find_problems_b");
+    char path[512], other[512], err[1024] = "", *canon = NULL, *canon2 = NULL;
+    IN(path, d, "a.csv");
+    ck_assert_msg(mt_check_output_file(path, &canon, err, sizeof err) == 0, "%s", err);
+    ck_assert(!file_exists(path));                         /* checking writes nothing */
+    ck_assert_ptr_nonnull(canon);
+    ck_assert(canon[0] == '/');
+    ck_assert(strstr(canon, "/a.csv") != NULL);
+
+    /* two spellings of one place give one canonical name */
+    snprintf(other, sizeof other, "%s/./sub/../a.csv", d);
+    char sub[512];
+    IN(sub, d, "sub");
+    ck_assert_int_eq(mkdir(sub, 0700), 0);
+    ck_assert_int_eq(mt_check_output_file(other, &canon2, err, sizeof err), 0);
+    ck_assert_str_eq(canon, canon2);
+    free(canon2);
+    IN(other, d, "link.csv");
+    ck_assert_int_eq(symlink("a.csv", other), 0);
+    ck_assert_int_eq(mt_check_output_file(other, &canon2, err, sizeof err), 0);
+    ck_assert_str_eq(canon, canon2);
+    free(canon2);
+    free(canon);
+
+    IN(path, d, "missing/a.csv");
+    ck_assert_int_eq(mt_check_output_file(path, NULL, err, sizeof err), -1);
+    ASSERT_ERR_HAS(err, "the directory ");
+    ASSERT_ERR_HAS(err, "/missing does not exist");
+    IN(other, d, "plain");
+    write_bytes(other, "x", 1);
+    IN(path, d, "plain/a.csv");
+    ck_assert_int_eq(mt_check_output_file(path, NULL, err, sizeof err), -1);
+    ASSERT_ERR_HAS(err, "Not a directory");
+    ck_assert_int_eq(mt_check_output_file(d, NULL, err, sizeof err), -1);
+    ASSERT_ERR_HAS(err, "is a directory, not a regular file");
+    ck_assert_int_eq(mt_check_output_file("", NULL, err, sizeof err), -1);
+    ASSERT_ERR_HAS(err, "the file name is empty");
+    if (geteuid() != 0) {
+        char ro[512];
+        IN(ro, d, "ro");
+        ck_assert_int_eq(mkdir(ro, 0500), 0);
+        IN(path, d, "ro/a.csv");
+        ck_assert_int_eq(mt_check_output_file(path, NULL, err, sizeof err), -1);
+        ASSERT_ERR_HAS(err, "cannot write in the directory");
+        ASSERT_ERR_HAS(err, "Permission denied");
+        chmod(ro, 0700);
+    }
+}
+END_TEST
+
+/* ---- writing a directory as a set ------------------------------------------------------------ */
+
+static const int shape2[1] = { 2 };
+
+/* Writes the set {a.npy = {v, v+1}, b.npy = {-v}} to dir. */
+static int save_set(const char *dir, double v, char *err, size_t errlen)
+{
+    double a[2] = { v, v + 1 }, b[1] = { -v };
+    mt_npy_array arr[2] = { { "a.npy", a, 1, shape2 }, { "b.npy", b, 1, (const int[]){ 1 } } };
+    return mt_npy_save_dir(dir, arr, 2, err, errlen);
+}
+
+static void assert_set_is(const char *dir, double v)
+{
+    char path[600], err[1024] = "";
+    double a[2], b[1];
+    snprintf(path, sizeof path, "%s/a.npy", dir);
+    ck_assert_msg(mt_npy_load_into(path, a, 1, shape2, err, sizeof err) == 0, "%s", err);
+    snprintf(path, sizeof path, "%s/b.npy", dir);
+    ck_assert_msg(mt_npy_load_into(path, b, 1, (const int[]){ 1 }, err, sizeof err) == 0, "%s",
+                  err);
+    ck_assert_double_eq(a[0], v);
+    ck_assert_double_eq(a[1], v + 1);
+    ck_assert_double_eq(b[0], -v);
+    ck_assert_int_eq(count_suffix(dir, ".npy"), 2);
+}
+
+START_TEST(npy_save_dir_should_write_a_set_and_replace_it_whole)
+{
+    char d[320];
+    FRESH_DIR(d, "npy_save_dir_should_write_a_set_and_repl");
+    char dir[512], err[1024] = "";
+    IN(dir, d, "weights");
+    ck_assert_msg(save_set(dir, 1, err, sizeof err) == 0, "%s", err);   /* new directory */
+    assert_set_is(dir, 1);
+    ck_assert_msg(save_set(dir, 2, err, sizeof err) == 0, "%s", err);   /* replaced */
+    assert_set_is(dir, 2);
+    ASSERT_NO_TMP(d);
+    ck_assert_int_eq(count_suffix(d, ""), 3);   /* ".", "..", weights: nothing else */
+
+    /* an empty directory, and a symbolic link to the set (which stays a link) */
+    char empty[512], link[512];
+    IN(empty, d, "empty");
+    ck_assert_int_eq(mkdir(empty, 0700), 0);
+    ck_assert_msg(save_set(empty, 3, err, sizeof err) == 0, "%s", err);
+    assert_set_is(empty, 3);
+    IN(link, d, "current");
+    ck_assert_int_eq(symlink("weights", link), 0);
+    ck_assert_msg(save_set(link, 4, err, sizeof err) == 0, "%s", err);
+    assert_set_is(dir, 4);
+    struct stat st;
+    ck_assert_int_eq(lstat(link, &st), 0);
+    ck_assert(S_ISLNK(st.st_mode));
+    ASSERT_NO_TMP(d);
+}
+END_TEST
+
+static int g_fail_at; /* write_set_file fails on the file of this index */
+
+/* Writes the text user; fails (ENOSPC) when it is the g_fail_at'th file of a set. */
+static int write_set_file(FILE *f, void *user)
+{
+    if (g_writes++ == g_fail_at) {
+        errno = ENOSPC;
+        return -1;
+    }
+    return fputs(user, f) == EOF ? -1 : 0;
+}
+
+START_TEST(write_dir_atomic_should_leave_the_old_set_when_a_file_fails)
+{
+    char d[320];
+    FRESH_DIR(d, "write_dir_atomic_should_leave_the_old_se");
+    char dir[512], err[1024] = "";
+    IN(dir, d, "set");
+    mt_dir_file files[3] = { { "x", write_set_file, "new x" }, { "y", write_set_file, "new y" },
+                             { "z", write_set_file, "new z" } };
+    g_writes = 0;
+    g_fail_at = -1;
+    ck_assert_msg(mt_write_dir_atomic(dir, files, 3, err, sizeof err) == 0, "%s", err);
+    char x[600], z[600];
+    snprintf(x, sizeof x, "%s/x", dir);
+    snprintf(z, sizeof z, "%s/z", dir);
+    assert_file_is(x, "new x");
+
+    /* the next save fails at its third file: the first two must not replace anything */
+    files[0].user = "newer x";
+    files[1].user = "newer y";
+    g_writes = 0;
+    g_fail_at = 2;
+    ck_assert_int_eq(mt_write_dir_atomic(dir, files, 3, err, sizeof err), -1);
+    ASSERT_ERR_HAS(err, "No space left on device");
+    assert_file_is(x, "new x");
+    assert_file_is(z, "new z");
+    ASSERT_NO_TMP(d);
+    ck_assert_int_eq(count_suffix(dir, ""), 5);   /* ".", "..", x, y, z */
+}
+END_TEST
+
+START_TEST(write_dir_atomic_should_refuse_what_it_cannot_replace_whole)
+{
+    char d[320];
+    FRESH_DIR(d, "write_dir_atomic_should_refuse_what_it_c");
+    char dir[512], path[600], err[1024] = "";
+    static const char *const names[2] = { "a.npy", "b.npy" };
+    IN(dir, d, "mixed");
+    ck_assert_int_eq(mkdir(dir, 0700), 0);
+    snprintf(path, sizeof path, "%s/notes.txt", dir);
+    write_bytes(path, "mine", 4);
+    ck_assert_int_eq(mt_check_output_dir(dir, names, 2, NULL, err, sizeof err), -1);
+    ASSERT_ERR_HAS(err, "holds 'notes.txt', which is not one of the files saved there");
+    ck_assert_int_eq(save_set(dir, 1, err, sizeof err), -1);
+    ASSERT_ERR_HAS(err, "holds 'notes.txt'");
+    assert_file_is(path, "mine");
+    ck_assert_int_eq(remove(path), 0);
+    snprintf(path, sizeof path, "%s/a.npy", dir);         /* a listed name that is a directory */
+    ck_assert_int_eq(mkdir(path, 0700), 0);
+    ck_assert_int_eq(save_set(dir, 1, err, sizeof err), -1);
+    ASSERT_ERR_HAS(err, "holds the directory 'a.npy'");
+    rmdir(path);
+
+    IN(path, d, "file");
+    write_bytes(path, "x", 1);
+    ck_assert_int_eq(save_set(path, 1, err, sizeof err), -1);
+    ASSERT_ERR_HAS(err, "is a regular file, not a directory");
+    IN(path, d, "missing/w");
+    ck_assert_int_eq(save_set(path, 1, err, sizeof err), -1);
+    ASSERT_ERR_HAS(err, "/missing does not exist");
+    ck_assert_int_eq(save_set("", 1, err, sizeof err), -1);
+    ASSERT_ERR_HAS(err, "the directory name is empty");
+    ck_assert_int_eq(save_set("/", 1, err, sizeof err), -1);
+    ASSERT_ERR_HAS(err, "the root directory");
+    ASSERT_NO_TMP(d);
+}
+END_TEST
+
+/* ---- interrupted writes ---------------------------------------------------------------------- */
+
+/* What a program's SIGTERM handler does: remove the temporaries, then die of the signal. */
+static void cleanup_and_die(int sig)
+{
+    mt_tmp_cleanup();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+/* Writes a little, then is interrupted by SIGTERM in the middle of the write. */
+static int write_then_get_killed(FILE *f, void *user)
+{
+    (void)user;
+    fputs("half", f);
+    fflush(f);
+    if (g_writes++ == g_fail_at)
+        raise(SIGTERM);
+    return 0;
+}
+
+/* Runs fn in a child process with cleanup_and_die as its SIGTERM handler; asserts it died of
+ * SIGTERM. */
+static void run_killed(void (*fn)(void))
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        signal(SIGTERM, cleanup_and_die);
+        fn();
+        _exit(0);
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM, "child status 0x%x",
+                  status);
+}
+
+static void killed_file_write(void)
+{
+    char path[512], err[256];
+    IN(path, g_dir, "k.png");
+    g_writes = 0;
+    g_fail_at = 0;
+    mt_write_file_atomic(path, write_then_get_killed, NULL, err, sizeof err);
+}
+
+static void killed_dir_write(void)
+{
+    char dir[512], err[256];
+    IN(dir, g_dir, "kw");
+    mt_dir_file files[4] = { { "a", write_then_get_killed, NULL }, { "b", write_then_get_killed, NULL },
+                             { "c", write_then_get_killed, NULL }, { "d", write_then_get_killed, NULL } };
+    g_writes = 0;
+    g_fail_at = 2;
+    mt_write_dir_atomic(dir, files, 4, err, sizeof err);
+}
+
+START_TEST(tmp_cleanup_should_remove_the_temporaries_of_an_interrupted_write)
+{
+    char d[320];
+    FRESH_DIR(d, "tmp_cleanup_should_remove_the_temporarie");
+    char path[512];
+    g_dir = d;
+    run_killed(killed_file_write);
+    IN(path, d, "k.png");
+    ck_assert(!file_exists(path));
+    ASSERT_NO_TMP(d);
+
+    run_killed(killed_dir_write);          /* killed while the third file is being written */
+    IN(path, d, "kw");
+    ck_assert(!file_exists(path));
+    ASSERT_NO_TMP(d);
+    ck_assert_int_eq(count_suffix(d, ""), 2);   /* only "." and ".." */
+    mt_tmp_cleanup();                      /* nothing live here: a no-op */
 }
 END_TEST
 
@@ -1093,6 +1868,11 @@ static Suite *io_suite(void)
     tcase_add_test(idx, idx_load_should_reject_null_arguments);
     tcase_add_test(idx, idx_free_should_be_safe_on_zeroed_struct_and_twice);
     tcase_add_test(idx, idx_load_should_survive_every_truncation_and_corruption);
+    tcase_add_test(idx, idx_load_should_reject_the_train_images_without_their_gzip_trailer);
+    tcase_add_test(idx, idx_load_should_check_the_gzip_trailer_of_files_over_1_mib);
+    tcase_add_test(idx, idx_load_should_reject_bytes_after_the_gzip_stream);
+    tcase_add_test(idx, idx_load_should_read_concatenated_gzip_members);
+    tcase_add_test(idx, idx_and_npy_load_should_say_a_directory_is_a_directory);
     suite_add_tcase(s, idx);
 
     TCase *npy = tcase_create("npy");
@@ -1113,6 +1893,9 @@ static Suite *io_suite(void)
     tcase_add_test(npy, npy_save_should_keep_the_old_file_when_it_fails);
     tcase_add_test(npy, npy_save_should_reject_bad_arguments);
     tcase_add_test(npy, npy_load_should_survive_every_truncation_and_corruption);
+    tcase_add_test(npy, npy_load_should_reject_nul_bytes_in_header_strings);
+    tcase_add_test(npy, npy_load_should_escape_non_printable_header_bytes);
+    tcase_add_test(npy, npy_load_should_report_a_long_shape_in_full);
     suite_add_tcase(s, npy);
 
     TCase *atomic = tcase_create("write_file_atomic");
@@ -1122,7 +1905,21 @@ static Suite *io_suite(void)
     tcase_add_test(atomic, write_file_atomic_should_fail_cleanly_in_an_unwritable_directory);
     tcase_add_test(atomic, write_file_atomic_should_remove_the_tmp_when_the_rename_fails);
     tcase_add_test(atomic, write_file_atomic_should_reject_null_arguments);
+    tcase_add_test(atomic, write_file_atomic_should_refuse_empty_names_and_targets_that_are_not_files);
+    tcase_add_test(atomic, write_file_atomic_should_write_through_a_symlink_and_keep_it);
+    tcase_add_test(atomic, write_file_atomic_should_not_follow_a_symlink_planted_at_a_temporary_name);
+    tcase_add_test(atomic, write_file_atomic_should_use_a_fresh_name_and_the_usual_mode);
+    tcase_add_test(atomic, write_file_atomic_should_handle_long_names_and_long_paths);
+    tcase_add_test(atomic, check_output_file_should_find_problems_before_anything_is_written);
+    tcase_add_test(atomic, tmp_cleanup_should_remove_the_temporaries_of_an_interrupted_write);
     suite_add_tcase(s, atomic);
+
+    TCase *set = tcase_create("write_dir_atomic");
+    tcase_add_unchecked_fixture(set, tmp_setup, tmp_teardown);
+    tcase_add_test(set, npy_save_dir_should_write_a_set_and_replace_it_whole);
+    tcase_add_test(set, write_dir_atomic_should_leave_the_old_set_when_a_file_fails);
+    tcase_add_test(set, write_dir_atomic_should_refuse_what_it_cannot_replace_whole);
+    suite_add_tcase(s, set);
     return s;
 }
 

@@ -84,6 +84,7 @@ static inline void expect_close(const char *what, const double *got, const doubl
 #error "test_util.h: the TEST_TMP_DIR helpers need _XOPEN_SOURCE 700 defined before any #include"
 #endif
 
+#include <dirent.h>
 #include <ftw.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -125,6 +126,61 @@ static inline bool file_exists(const char *path)
     struct stat st;
     return stat(path, &st) == 0;
 }
+
+/* Writes n bytes to path (created or truncated), asserting that it worked. */
+static inline void write_bytes(const char *path, const void *bytes, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_msg(f != NULL, "cannot create %s", path);
+    ck_assert_uint_eq(fwrite(bytes, 1, n, f), n);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+/* Reads a whole file into a malloc'd buffer (the caller frees it); *n is its length. */
+static inline unsigned char *read_bytes(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    size_t cap = 1 << 16, len = 0;
+    unsigned char *buf = malloc(cap);
+    ck_assert_ptr_nonnull(buf);
+    size_t got;
+    while ((got = fread(buf + len, 1, cap - len, f)) > 0) {
+        len += got;
+        if (len == cap) {
+            cap *= 2;
+            buf = realloc(buf, cap);
+            ck_assert_ptr_nonnull(buf);
+        }
+    }
+    fclose(f);
+    *n = len;
+    return buf;
+}
+
+/* How many entries of the directory dir have a name ending in suffix (".tmp": temporaries
+ * left behind); -1 when dir cannot be listed. */
+static inline int count_suffix(const char *dir, const char *suffix)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return -1;
+    int n = 0;
+    size_t sl = strlen(suffix);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t l = strlen(e->d_name);
+        if (l >= sl && strcmp(e->d_name + l - sl, suffix) == 0)
+            n++;
+    }
+    closedir(d);
+    return n;
+}
+
+/* Asserts that no temporary (a name ending in ".tmp") is left in dir. */
+#define ASSERT_NO_TMP(dir) \
+    ck_assert_msg(count_suffix((dir), ".tmp") == 0, "%s holds %d *.tmp entries", (dir), \
+                  count_suffix((dir), ".tmp"))
 
 #endif /* TEST_TMP_DIR */
 

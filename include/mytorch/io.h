@@ -4,12 +4,22 @@
  *
  * Depends only on libc and zlib, not on the tensor types: results are plain byte and double
  * buffers. Every function returns 0 on success, or -1 with a message in err (when err is not
- * NULL) that names the file and what was wrong; nothing read from a file is trusted. */
+ * NULL) that names the file and what was wrong; nothing read from a file is trusted, and bytes
+ * from a file that appear in a message (a dtype, a header key, a file name) are printed with
+ * every non-printable byte as \xNN.
+ *
+ * Messages quote the paths they concern (at most three times) and what a symbolic link leads
+ * to (shorter than PATH_MAX, escaped, and a temporary name beside it): an err of
+ * MT_ERRLEN(strlen(path)) bytes always holds the whole message. One that does not fit a smaller
+ * buffer ends in "[...]". */
 #ifndef MYTORCH_IO_H
 #define MYTORCH_IO_H
 
 #include <stddef.h>
 #include <stdio.h>
+
+/* Bytes of err that hold any message about a path of pathlen bytes (see above). */
+#define MT_ERRLEN(pathlen) (3 * (size_t)(pathlen) + 6 * 4096 + 1024)
 
 #ifdef __cplusplus
 extern "C" {
@@ -17,8 +27,12 @@ extern "C" {
 
 /* ---- IDX files ------------------------------------------------------------------------------ */
 
-/* IDX files (MNIST), raw or gzip-compressed: read through zlib's gzopen/gzread, which reads both.
- * Only unsigned-byte IDX files (type 0x08) with 1 to 3 dimensions are supported. */
+/* IDX files (MNIST), raw or gzip-compressed: a file that starts with the gzip magic (1f 8b) is
+ * inflated to the end of its stream, so its CRC-32 and length are always checked ("gzip stream
+ * corrupt: CRC check failed ...", "gzip stream truncated: the file ends before the end of the
+ * compressed data ..."), and bytes after the stream that are not another gzip member are
+ * refused as raw files' trailing bytes are. Only unsigned-byte IDX files (type 0x08) with 1 to
+ * 3 dimensions are supported. */
 /* Every reader and writer here reports failure by returning -1 with a message in (err, errlen).
  * mt_errbuf_set writes such a message (nothing when err is NULL or errlen is 0). */
 void mt_errbuf_set(char *err, size_t errlen, const char *fmt, ...)
@@ -65,16 +79,17 @@ void mt_mnist_free(mt_mnist *m);
 /* .npy files (NumPy format 1.0/2.0), float64 little-endian ('<f8'), C order only, so numpy.load
  * and numpy.save interoperate. Shapes have 0 to 4 dimensions; ndim 0 is a scalar (one value). */
 
-/* Writes data (the product of shape[0..ndim-1] doubles, row-major) to path. Writes PATH.tmp
- * then renames it over PATH, so PATH is never left half-written: on failure PATH is untouched
- * and PATH.tmp is removed. ndim 0..4; shape may be NULL when ndim is 0. Does not take data. */
+/* Writes data (the product of shape[0..ndim-1] doubles, row-major) to path, through
+ * mt_write_file_atomic: PATH is never left half-written, and on failure it is untouched and no
+ * temporary is left. ndim 0..4; shape may be NULL when ndim is 0. Does not take data. */
 int mt_npy_save(const char *path, const double *data, int ndim, const int *shape,
                 char *err, size_t errlen);
 
 /* Reads path. On success *data is a malloc'd buffer of the product of shape[0..*ndim-1]
  * doubles that the caller frees with free(); shape[*ndim..3] are set to 1. On failure *data is
  * NULL and a message names the file and what was found: a dtype other than '<f8',
- * fortran_order True, a bad magic string, truncated or trailing data, or ndim > 4. */
+ * fortran_order True, a bad magic string, truncated or trailing data, ndim > 4, a header string
+ * with a NUL byte in it, or a directory ("is a directory"). */
 int mt_npy_load(const char *path, double **data, int *ndim, int shape[4],
                 char *err, size_t errlen);
 
@@ -84,18 +99,83 @@ int mt_npy_load(const char *path, double **data, int *ndim, int shape[4],
 int mt_npy_load_into(const char *path, double *dst, int ndim, const int *shape,
                      char *err, size_t errlen);
 
+/* One array of a set written by mt_npy_save_dir. */
+typedef struct mt_npy_array {
+    const char *name;      /* the file's name in the directory, e.g. "0.weight.npy" */
+    const double *data;    /* as for mt_npy_save */
+    int ndim;
+    const int *shape;
+} mt_npy_array;
+
+/* Writes arrays[0..n) as the .npy files of the directory dir, as one set, through
+ * mt_write_dir_atomic: afterwards dir holds either all of the new files or, when anything
+ * failed, exactly what it held before; never some new and some old files. The set is a plain
+ * directory of .npy files (numpy.load reads each; nothing else is written), so a set made by
+ * any other program loads the same way. */
+int mt_npy_save_dir(const char *dir, const mt_npy_array *arrays, int n, char *err,
+                    size_t errlen);
+
 /* ---- writing files -------------------------------------------------------------------------- */
 
-/* Writes PATH through PATH.tmp: calls write(f, user) on the open temporary file, then
- * flushes, closes and renames it over PATH. On any failure (write returns non-zero, a
- * short write, fclose or rename fails) the temporary is removed, PATH is left as it was,
- * and -1 is returned with "file PATH: <what failed>: <strerror>" in err, e.g.
- * "file w.npy: cannot create w.npy.tmp: Permission denied"; errno is left at that error.
- * write returns 0 or non-zero with errno set (a stream error it ignored is caught anyway);
- * it must not close f. PATH.tmp is replaced if it exists; write is not called when it cannot
- * be created. Allocates nothing that outlives the call. */
+/* Writes PATH whole or not at all: creates a new temporary file DIR/NAME.XXXXXX.tmp (a fresh
+ * random name, O_CREAT | O_EXCL | O_NOFOLLOW, so nothing that exists is ever opened, symbolic
+ * link or not; mode 0666 less the umask) in the directory of the file that will be replaced,
+ * calls write(f, user) on it, then flushes, fsyncs, closes and renames it over the target. On
+ * any failure (write returns non-zero, a short write, fsync, fclose or rename fails) the
+ * temporary is removed, the target is left as it was, and -1 is returned with the message in
+ * err, e.g. "file out/w.npy: cannot create a temporary file in out: Permission denied"; errno is
+ * left at that error. write returns 0 or non-zero with errno set (a stream error it ignored is
+ * caught anyway); it must not close f. Allocates nothing that outlives the call.
+ *
+ * The target: when PATH is a symbolic link (or a chain of them) the file it leads to is
+ * written, and the link stays a link ("file out.csv (a symbolic link to runs/1.csv): ...").
+ * Refused before anything is written: an empty name, a name ending in '/', and a target that
+ * exists and is not a regular file ("file /dev/null: is a character device, not a regular
+ * file; refusing to replace it"; directories, FIFOs, sockets and block devices alike). While
+ * it exists the temporary is listed for mt_tmp_cleanup. */
 int mt_write_file_atomic(const char *path, int (*write)(FILE *f, void *user), void *user,
                          char *err, size_t errlen);
+
+/* The checks mt_write_file_atomic makes before it writes, and that the directory the
+ * temporary goes in exists and is writable (access(2): the real user's permissions), so a
+ * program can find out before it starts working that its output cannot be written. On success
+ * *canonical (when canonical is not NULL) is the target as an absolute path without symbolic
+ * links (malloc'd; the caller frees it): two names of the same file give the same string
+ * (hard links aside: compare st_dev and st_ino when both exist). */
+int mt_check_output_file(const char *path, char **canonical, char *err, size_t errlen);
+
+/* One file of a set written by mt_write_dir_atomic: DIR/name, written by write(f, user) as
+ * for mt_write_file_atomic. */
+typedef struct mt_dir_file {
+    const char *name;      /* a file name: not empty, no '/', not "." or ".." */
+    int (*write)(FILE *f, void *user);
+    void *user;
+} mt_dir_file;
+
+/* Writes the directory DIR holding exactly files[0..n), as a set: every file goes into a new
+ * temporary directory DIR.XXXXXX.tmp next to DIR, which then takes DIR's place in one rename
+ * (when DIR does not exist) or one atomic swap (renameat2 RENAME_EXCHANGE on Linux; elsewhere
+ * two renames), after which the old files are removed. So DIR holds the complete old set or the
+ * complete new one, never a mix. As it replaces DIR as a whole it refuses, before writing, a DIR
+ * that holds anything but files of the names in the set ("directory w: holds 'notes.txt',
+ * which is not one of the files saved there; ..."), a DIR that is not a directory, and a parent
+ * directory it cannot write in. A symbolic link at DIR is followed, and stays a link. The
+ * temporary directory and its files are listed for mt_tmp_cleanup. */
+int mt_write_dir_atomic(const char *dir, const mt_dir_file *files, int n, char *err,
+                        size_t errlen);
+
+/* The checks mt_write_dir_atomic makes before writing the set names[0..n) into dir; on success
+ * *canonical (when not NULL) is dir as an absolute path without symbolic links (malloc'd). */
+int mt_check_output_dir(const char *dir, const char *const *names, int n, char **canonical,
+                        char *err, size_t errlen);
+
+/* Removes every temporary file and directory the writers above have created and not yet
+ * renamed into place or removed. Async-signal-safe (it only reads a table of lock-free atomic
+ * slots and calls unlink and rmdir), so a SIGINT or SIGTERM handler can call it before it
+ * re-raises the signal. The writers block SIGINT, SIGTERM, SIGHUP and SIGQUIT while they create
+ * and list a temporary; a program that writes from several threads should take these signals
+ * on a writing thread (mytorch-mnist blocks them in its validation thread). */
+void mt_tmp_cleanup(void);
 
 #ifdef __cplusplus
 }

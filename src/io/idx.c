@@ -1,13 +1,21 @@
 /* idx.c: the IDX reader behind mt_idx_load and mt_mnist_load (include/mytorch/io.h).
  * Parses the big-endian IDX header, checks it against the bytes that follow, and returns one
- * contiguous uint8 buffer. zlib's gzread reads gzip and raw files alike, so both work. */
+ * contiguous uint8 buffer. A file that starts with the gzip magic is inflated with zlib, to the
+ * end of its stream, so that its CRC-32 and length trailer are always checked; any other file
+ * is read as raw IDX. */
 #include "mytorch/io.h"
+#include "io_impl.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #define IDX_MAGIC_LABELS 0x00000801u /* uint8, 1 dimension */
@@ -15,40 +23,240 @@
 #define IDX_TYPE_UBYTE   0x08u
 #define IDX_MAX_DIMS     3
 
-/* Reads are chunked: gzread takes an unsigned length, and growing the buffer as data arrives
- * keeps a lying header (say 2^32 x 2^32 x 1) from allocating more than the file really holds. */
-#define IDX_CHUNK      ((size_t)1 << 20)
-#define IDX_FIRST_CAP  ((size_t)1 << 20)
+/* The data buffer grows as bytes arrive, from IDX_FIRST_CAP, so a lying header (say 2^32 x 2^32
+ * x 1) cannot make the reader allocate more than the file really holds. */
+#define IDX_FIRST_CAP    ((size_t)1 << 20)
+#define IDX_IN_BUF       ((size_t)256 << 10)  /* compressed (or raw) bytes per read() */
+#define IDX_MAX_OUT      ((size_t)1 << 30)    /* inflate's avail_out is an unsigned int */
+#define IDX_TRAILING_CAP ((size_t)1 << 24)    /* trailing bytes are counted up to 16 MiB */
 
+/* ---- the byte source: a raw file, or the gzip stream in it -------------------------------- */
 
-/* Describes the last zlib error on f: gzerror's text, or strerror for a system error. */
-static const char *gz_problem(gzFile f, int saved_errno)
+typedef struct idx_src {
+    const char *path;
+    int fd;
+    bool gzip;          /* the file starts with 1f 8b */
+    bool eof;           /* read() has returned 0 */
+    bool in_member;     /* gzip: inside a member, whose end (and trailer) has not been seen */
+    bool truncated;     /* gzip: the file ended inside a member */
+    bool zs_ready;      /* inflateInit2 succeeded: inflateEnd is due */
+    z_stream zs;        /* next_in/avail_in also hold unread raw bytes */
+    unsigned char *in;  /* IDX_IN_BUF bytes */
+} idx_src;
+
+/* read() that retries when a signal interrupts it. */
+static ssize_t read_retry(int fd, void *buf, size_t n)
 {
-    int errnum = Z_OK;
-    const char *msg = gzerror(f, &errnum);
-    if (errnum == Z_ERRNO)
-        return strerror(saved_errno ? saved_errno : EIO);
-    return (msg && *msg) ? msg : "read error";
+    ssize_t r;
+    do
+        r = read(fd, buf, n);
+    while (r < 0 && errno == EINTR);
+    return r;
 }
 
-/* Reads up to n bytes; *got is how many arrived. Returns 0 at end of data (including a gzip
- * stream that ends early, which zlib reports as end of file), -1 on a read or gzip error. */
-static int read_some(gzFile f, unsigned char *buf, size_t n, size_t *got, int *saved_errno)
+/* Makes at least `need` unread bytes available in s->in unless the file ends first. 0, or -1
+ * with a message. */
+static int src_more(idx_src *s, size_t need, char *err, size_t errlen)
 {
-    *got = 0;
-    while (*got < n) {
-        size_t want = n - *got;
-        if (want > IDX_CHUNK)
-            want = IDX_CHUNK;
-        errno = 0;
-        int r = gzread(f, buf + *got, (unsigned)want);
+    while (s->zs.avail_in < need && !s->eof) {
+        if (s->zs.avail_in > 0 && s->zs.next_in != s->in)
+            memmove(s->in, s->zs.next_in, s->zs.avail_in);
+        s->zs.next_in = s->in;
+        ssize_t r = read_retry(s->fd, s->in + s->zs.avail_in, IDX_IN_BUF - s->zs.avail_in);
         if (r < 0) {
-            *saved_errno = errno;
+            io_err(err, errlen, "file %s: cannot read: %s", s->path, strerror(errno));
             return -1;
         }
         if (r == 0)
-            return 0;
-        *got += (size_t)r;
+            s->eof = true;
+        s->zs.avail_in += (uInt)r;
+    }
+    return 0;
+}
+
+/* Opens path and looks at its first bytes to tell gzip from raw. 0, or -1 with a message (and
+ * nothing left to close). */
+static int src_open(idx_src *s, const char *path, char *err, size_t errlen)
+{
+    memset(s, 0, sizeof *s);
+    s->path = path;
+    s->fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (s->fd < 0) {
+        io_err(err, errlen, "file %s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (fstat(s->fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+        io_err(err, errlen, "file %s: is a directory, expected an IDX file", path);
+        close(s->fd);
+        return -1;
+    }
+    s->in = malloc(IDX_IN_BUF);
+    if (!s->in) {
+        io_err(err, errlen, "file %s: out of memory", path);
+        close(s->fd);
+        return -1;
+    }
+    s->zs.next_in = s->in;
+    if (src_more(s, 2, err, errlen) < 0)
+        goto fail;
+    s->gzip = s->zs.avail_in >= 2 && s->in[0] == 0x1f && s->in[1] == 0x8b;
+    if (s->gzip) {
+        /* 16 + 15: a gzip wrapper (checked: header, CRC-32, length) around a 32 KiB window */
+        if (inflateInit2(&s->zs, 16 + MAX_WBITS) != Z_OK) {
+            io_err(err, errlen, "file %s: cannot start inflating: %s", path,
+                   s->zs.msg ? s->zs.msg : "out of memory");
+            goto fail;
+        }
+        s->zs_ready = true;
+        s->in_member = true;
+    }
+    return 0;
+fail:
+    free(s->in);
+    close(s->fd);
+    return -1;
+}
+
+static void src_close(idx_src *s)
+{
+    if (s->zs_ready)
+        inflateEnd(&s->zs);
+    free(s->in);
+    if (s->fd >= 0)
+        close(s->fd);
+    s->fd = -1;
+    s->in = NULL;
+    s->zs_ready = false;
+}
+
+/* Counts the bytes left in the file (up to IDX_TRAILING_CAP), for a message. */
+static size_t src_count_rest(idx_src *s)
+{
+    size_t n = s->zs.avail_in;
+    s->zs.avail_in = 0;
+    while (!s->eof && n < IDX_TRAILING_CAP) {
+        ssize_t r = read_retry(s->fd, s->in, IDX_IN_BUF);
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+    }
+    return n;
+}
+
+/* What a Z_DATA_ERROR means, in words. */
+static const char *gz_corruption(const z_stream *zs)
+{
+    const char *m = zs->msg ? zs->msg : "invalid compressed data";
+    if (strcmp(m, "incorrect data check") == 0)
+        return "CRC check failed: the data does not match the CRC-32 in its gzip trailer";
+    if (strcmp(m, "incorrect length check") == 0)
+        return "length check failed: the data does not match the length in its gzip trailer";
+    return m;
+}
+
+/* Reads up to n bytes of data (inflated, for gzip) into buf; *got is how many arrived, fewer
+ * than n only at the end of the data. 0, or -1 with a message: a read error, corrupt gzip data
+ * (a failed CRC or length check included) or bytes after the gzip stream that are not another
+ * gzip member. A gzip file that ends inside a member sets s->truncated and returns 0. */
+static int src_read(idx_src *s, unsigned char *buf, size_t n, size_t *got, char *err,
+                    size_t errlen)
+{
+    *got = 0;
+    if (!s->gzip) {
+        size_t k = s->zs.avail_in < n ? s->zs.avail_in : n;   /* bytes read at open */
+        memcpy(buf, s->zs.next_in, k);
+        s->zs.next_in += k;
+        s->zs.avail_in -= (uInt)k;
+        *got = k;
+        while (*got < n && !s->eof) {
+            ssize_t r = read_retry(s->fd, buf + *got, n - *got);
+            if (r < 0) {
+                io_err(err, errlen, "file %s: cannot read: %s", s->path, strerror(errno));
+                return -1;
+            }
+            if (r == 0)
+                s->eof = true;
+            *got += (size_t)r;
+        }
+        return 0;
+    }
+
+    while (*got < n) {
+        if (!s->in_member) {
+            /* Between members: the end of the file, another member (gzip files may be
+             * concatenated), or bytes that do not belong to the stream. */
+            if (src_more(s, 2, err, errlen) < 0)
+                return -1;
+            if (s->zs.avail_in == 0)
+                return 0;
+            if (s->zs.avail_in < 2 || s->zs.next_in[0] != 0x1f || s->zs.next_in[1] != 0x8b) {
+                size_t extra = src_count_rest(s);
+                io_err(err, errlen, "file %s: %s%zu byte%s after the end of the gzip stream "
+                       "(not gzip data)", s->path, extra >= IDX_TRAILING_CAP ? "at least " : "",
+                       extra, extra == 1 ? "" : "s");
+                return -1;
+            }
+            if (inflateReset(&s->zs) != Z_OK) {
+                io_err(err, errlen, "file %s: zlib cannot restart inflating", s->path);
+                return -1;
+            }
+            s->in_member = true;
+        }
+        if (s->zs.avail_in == 0 && src_more(s, 1, err, errlen) < 0)
+            return -1;
+        size_t want = n - *got < IDX_MAX_OUT ? n - *got : IDX_MAX_OUT;
+        s->zs.next_out = buf + *got;
+        s->zs.avail_out = (uInt)want;
+        int rc = inflate(&s->zs, Z_NO_FLUSH);
+        size_t made = want - s->zs.avail_out;
+        *got += made;
+        if (rc == Z_STREAM_END) {   /* zlib has checked this member's CRC-32 and length */
+            s->in_member = false;
+            continue;
+        }
+        if (rc == Z_OK)
+            continue;
+        if (rc == Z_BUF_ERROR && s->zs.avail_in == 0) {
+            if (s->eof) {
+                s->truncated = true;
+                return 0;
+            }
+            continue;
+        }
+        if (rc == Z_MEM_ERROR)
+            io_err(err, errlen, "file %s: out of memory while inflating", s->path);
+        else if (rc == Z_DATA_ERROR)
+            io_err(err, errlen, "file %s: gzip stream corrupt: %s", s->path,
+                   gz_corruption(&s->zs));
+        else
+            io_err(err, errlen, "file %s: gzip stream corrupt: zlib error %d%s%s", s->path, rc,
+                   s->zs.msg ? ": " : "", s->zs.msg ? s->zs.msg : "");
+        return -1;
+    }
+    return 0;
+}
+
+/* After the data: requires the end of the file (raw) or of the gzip stream, trailer checked.
+ * total is what the header promised, for the message. 0, or -1 with a message. */
+static int src_finish(idx_src *s, size_t total, char *err, size_t errlen)
+{
+    size_t trailing = 0, got;
+    unsigned char extra[16384];
+    do {
+        if (src_read(s, extra, sizeof extra, &got, err, errlen) < 0)
+            return -1;
+        trailing += got;
+    } while (got == sizeof extra && trailing < IDX_TRAILING_CAP);
+    if (s->truncated) {
+        io_err(err, errlen, "file %s: gzip stream truncated: the file ends before the end of "
+               "the compressed data, so its CRC/length check cannot be made", s->path);
+        return -1;
+    }
+    if (trailing > 0) {
+        io_err(err, errlen, "file %s: header promises %zu bytes of data, found %s%zu more after "
+               "them", s->path, total, trailing >= IDX_TRAILING_CAP ? "at least " : "", trailing);
+        return -1;
     }
     return 0;
 }
@@ -70,73 +278,67 @@ static const char *magic_name(uint32_t magic)
 static int idx_load(const char *path, uint32_t expect_magic, mt_idx *out, char *err, size_t errlen)
 {
     if (!out) {
-        mt_errbuf_set(err, errlen, "mt_idx_load: out is NULL");
+        io_err(err, errlen, "mt_idx_load: out is NULL");
         return -1;
     }
     memset(out, 0, sizeof *out);
     if (!path) {
-        mt_errbuf_set(err, errlen, "mt_idx_load: path is NULL");
+        io_err(err, errlen, "mt_idx_load: path is NULL");
+        return -1;
+    }
+    if (!*path) {
+        io_err(err, errlen, "mt_idx_load: the file name is empty");
         return -1;
     }
 
-    errno = 0;
-    gzFile f = gzopen(path, "rb");
-    if (!f) {
-        mt_errbuf_set(err, errlen, "file %s: cannot open: %s", path,
-                errno ? strerror(errno) : "out of memory");
+    idx_src src;
+    if (src_open(&src, path, err, errlen) < 0)
         return -1;
-    }
-    gzbuffer(f, 128 * 1024); /* the default 8 KiB makes 47 MB of images needlessly slow */
-
+    const char *gz_note = src.gzip ? " (the gzip stream ends early)" : "";
     unsigned char *data = NULL;
-    int saved_errno = 0;
     size_t got = 0;
 
     /* Header: 4-byte magic (0, 0, type, ndim), then ndim big-endian uint32 sizes. */
     unsigned char head[4 + 4 * IDX_MAX_DIMS];
-    if (read_some(f, head, 4, &got, &saved_errno) < 0) {
-        mt_errbuf_set(err, errlen, "file %s: cannot read: %s", path, gz_problem(f, saved_errno));
+    if (src_read(&src, head, 4, &got, err, errlen) < 0)
         goto fail;
-    }
     if (got < 4) {
-        if (got == 0)
-            mt_errbuf_set(err, errlen, "file %s: empty, expected an IDX header", path);
+        if (got == 0 && !src.truncated)
+            io_err(err, errlen, "file %s: empty, expected an IDX header", path);
         else
-            mt_errbuf_set(err, errlen, "file %s: truncated: expected a 4-byte IDX magic number, "
-                    "found %zu bytes", path, got);
+            io_err(err, errlen, "file %s: truncated: expected a 4-byte IDX magic number, "
+                   "found %zu bytes%s", path, got, gz_note);
         goto fail;
     }
     uint32_t magic = be32(head);
     if (expect_magic && magic != expect_magic) {
-        mt_errbuf_set(err, errlen, "file %s: bad magic number 0x%08lx, expected 0x%08lx (%s)",
-                path, (unsigned long)magic, (unsigned long)expect_magic, magic_name(expect_magic));
+        io_err(err, errlen, "file %s: bad magic number 0x%08lx, expected 0x%08lx (%s)",
+               path, (unsigned long)magic, (unsigned long)expect_magic, magic_name(expect_magic));
         goto fail;
     }
     if (head[0] != 0 || head[1] != 0) {
-        mt_errbuf_set(err, errlen, "file %s: not an IDX file: magic number 0x%08lx, expected "
-                "0x0000080N (uint8, N dimensions)", path, (unsigned long)magic);
+        io_err(err, errlen, "file %s: not an IDX file: magic number 0x%08lx, expected "
+               "0x0000080N (uint8, N dimensions)", path, (unsigned long)magic);
         goto fail;
     }
     if (head[2] != IDX_TYPE_UBYTE) {
-        mt_errbuf_set(err, errlen, "file %s: IDX data type 0x%02x, but only 0x08 (unsigned byte) "
-                "is supported", path, head[2]);
+        io_err(err, errlen, "file %s: IDX data type 0x%02x, but only 0x08 (unsigned byte) "
+               "is supported", path, head[2]);
         goto fail;
     }
     int ndim = head[3];
     if (ndim < 1 || ndim > IDX_MAX_DIMS) {
-        mt_errbuf_set(err, errlen, "file %s: IDX file with %d dimensions, but only 1 to %d are "
-                "supported", path, ndim, IDX_MAX_DIMS);
+        io_err(err, errlen, "file %s: IDX file with %d dimensions, but only 1 to %d are "
+               "supported", path, ndim, IDX_MAX_DIMS);
         goto fail;
     }
 
     size_t need = 4 * (size_t)ndim;
-    if (read_some(f, head + 4, need, &got, &saved_errno) < 0) {
-        mt_errbuf_set(err, errlen, "file %s: cannot read: %s", path, gz_problem(f, saved_errno));
+    if (src_read(&src, head + 4, need, &got, err, errlen) < 0)
         goto fail;
-    }
     if (got < need) {
-        mt_errbuf_set(err, errlen, "file %s: truncated: header promises %d dimension sizes "
-                "(%zu bytes), found %zu bytes", path, ndim, need, got);
+        io_err(err, errlen, "file %s: truncated: header promises %d dimension sizes "
+               "(%zu bytes), found %zu bytes%s", path, ndim, need, got, gz_note);
         goto fail;
     }
 
@@ -146,14 +348,14 @@ static int idx_load(const char *path, uint32_t expect_magic, mt_idx *out, char *
     for (int i = 0; i < ndim; i++) {
         uint32_t d = be32(head + 4 + 4 * i);
         if (d > (uint32_t)INT32_MAX) {
-            mt_errbuf_set(err, errlen, "file %s: dimension %d is %lu, too large", path, i,
-                    (unsigned long)d);
+            io_err(err, errlen, "file %s: dimension %d is %lu, too large", path, i,
+                   (unsigned long)d);
             goto fail;
         }
         dims[i] = (int)d;
         if (d != 0 && total > SIZE_MAX / d) {
-            mt_errbuf_set(err, errlen, "file %s: header sizes overflow (dimension %d is %lu)", path,
-                    i, (unsigned long)d);
+            io_err(err, errlen, "file %s: header sizes overflow (dimension %d is %lu)", path,
+                   i, (unsigned long)d);
             goto fail;
         }
         total *= d;
@@ -165,7 +367,7 @@ static int idx_load(const char *path, uint32_t expect_magic, mt_idx *out, char *
     size_t cap = total < IDX_FIRST_CAP ? total : IDX_FIRST_CAP;
     data = malloc(cap ? cap : 1);
     if (!data) {
-        mt_errbuf_set(err, errlen, "file %s: out of memory for %zu bytes", path, cap);
+        io_err(err, errlen, "file %s: out of memory for %zu bytes", path, cap);
         goto fail;
     }
     size_t have = 0;
@@ -174,7 +376,7 @@ static int idx_load(const char *path, uint32_t expect_magic, mt_idx *out, char *
             size_t ncap = cap > total / 2 ? total : cap * 2;
             unsigned char *p = realloc(data, ncap);
             if (!p) {
-                mt_errbuf_set(err, errlen, "file %s: out of memory for %zu bytes", path, ncap);
+                io_err(err, errlen, "file %s: out of memory for %zu bytes", path, ncap);
                 goto fail;
             }
             data = p;
@@ -182,53 +384,23 @@ static int idx_load(const char *path, uint32_t expect_magic, mt_idx *out, char *
         }
         if (have == total)
             break;
-        if (read_some(f, data + have, cap - have, &got, &saved_errno) < 0) {
-            mt_errbuf_set(err, errlen, "file %s: cannot read: %s", path, gz_problem(f, saved_errno));
+        if (src_read(&src, data + have, cap - have, &got, err, errlen) < 0)
             goto fail;
-        }
         have += got;
         if (have < cap)
             break; /* end of data before the buffer filled */
     }
     if (have < total) {
-        mt_errbuf_set(err, errlen, "file %s: truncated: header promises %zu bytes of data, found %zu",
-                path, total, have);
+        io_err(err, errlen, "file %s: truncated: header promises %zu bytes of data, found %zu%s",
+               path, total, have, src.truncated ? gz_note : "");
         goto fail;
     }
 
-    /* Trailing bytes mean the header and the data disagree: refuse rather than guess. This
-     * read also makes zlib verify the gzip checksum at the end of the stream. */
-    unsigned char extra[4096];
-    size_t trailing = 0;
-    for (;;) {
-        if (read_some(f, extra, sizeof extra, &got, &saved_errno) < 0) {
-            mt_errbuf_set(err, errlen, "file %s: cannot read: %s", path, gz_problem(f, saved_errno));
-            goto fail;
-        }
-        trailing += got;
-        if (got < sizeof extra || trailing >= ((size_t)1 << 24))
-            break; /* no need to count past 16 MiB to report the problem */
-    }
-    int zerr = Z_OK;
-    gzerror(f, &zerr);
-    if (zerr == Z_BUF_ERROR) {
-        /* All the data arrived but the gzip trailer (its checksum) did not. */
-        mt_errbuf_set(err, errlen, "file %s: truncated: gzip stream ends before its checksum", path);
+    /* Trailing bytes mean the header and the data disagree: refuse rather than guess. For
+     * gzip this also reads the stream to its end, where zlib checks the CRC and length. */
+    if (src_finish(&src, total, err, errlen) < 0)
         goto fail;
-    }
-    if (trailing > 0) {
-        mt_errbuf_set(err, errlen, "file %s: header promises %zu bytes of data, found %s%zu more "
-                "after them", path, total, trailing >= ((size_t)1 << 24) ? "at least " : "",
-                trailing);
-        goto fail;
-    }
-
-    int rc = gzclose(f);
-    f = NULL;
-    if (rc != Z_OK) {
-        mt_errbuf_set(err, errlen, "file %s: error closing: zlib error %d", path, rc);
-        goto fail;
-    }
+    src_close(&src);
 
     out->ndim = ndim;
     memcpy(out->dims, dims, sizeof dims);
@@ -239,8 +411,7 @@ static int idx_load(const char *path, uint32_t expect_magic, mt_idx *out, char *
 
 fail:
     free(data);
-    if (f)
-        gzclose(f);
+    src_close(&src);
     memset(out, 0, sizeof *out);
     return -1;
 }
@@ -272,7 +443,7 @@ static char *pick_file(const char *dir, const char *prefix, const char *suffix,
     if (!gz || !raw) {
         free(gz);
         free(raw);
-        mt_errbuf_set(err, errlen, "mt_mnist_load: out of memory");
+        io_err(err, errlen, "mt_mnist_load: out of memory");
         return NULL;
     }
     snprintf(raw, n, "%s%s%s%s", dir, sep, prefix, suffix);
@@ -288,7 +459,7 @@ static char *pick_file(const char *dir, const char *prefix, const char *suffix,
     int gz_errno = errno;
     if (gz_errno != ENOENT && gz_errno != 0) {
         /* The .gz is there but unreadable: say so rather than silently falling back. */
-        mt_errbuf_set(err, errlen, "file %s: cannot open: %s", gz, strerror(gz_errno));
+        io_err(err, errlen, "file %s: cannot open: %s", gz, strerror(gz_errno));
         free(gz);
         free(raw);
         return NULL;
@@ -300,7 +471,7 @@ static char *pick_file(const char *dir, const char *prefix, const char *suffix,
         free(gz);
         return raw;
     }
-    mt_errbuf_set(err, errlen, "file %s: cannot open: %s (nor %s)", gz,
+    io_err(err, errlen, "file %s: cannot open: %s (nor %s)", gz,
             strerror(gz_errno ? gz_errno : ENOENT), raw);
     free(gz);
     free(raw);
@@ -310,12 +481,12 @@ static char *pick_file(const char *dir, const char *prefix, const char *suffix,
 int mt_mnist_load(const char *dir, const char *prefix, mt_mnist *out, char *err, size_t errlen)
 {
     if (!out) {
-        mt_errbuf_set(err, errlen, "mt_mnist_load: out is NULL");
+        io_err(err, errlen, "mt_mnist_load: out is NULL");
         return -1;
     }
     memset(out, 0, sizeof *out);
     if (!dir || !prefix) {
-        mt_errbuf_set(err, errlen, "mt_mnist_load: %s is NULL", dir ? "prefix" : "dir");
+        io_err(err, errlen, "mt_mnist_load: %s is NULL", dir ? "prefix" : "dir");
         return -1;
     }
 
@@ -335,22 +506,22 @@ int mt_mnist_load(const char *dir, const char *prefix, mt_mnist *out, char *err,
 
     const mt_idx *im = &out->images, *lb = &out->labels;
     if (im->count == 0) {
-        mt_errbuf_set(err, errlen, "file %s: holds no images", img_path);
+        io_err(err, errlen, "file %s: holds no images", img_path);
         goto fail;
     }
     if (im->dims[1] == 0 || im->dims[2] == 0) {
-        mt_errbuf_set(err, errlen, "file %s: images are %dx%d pixels, expected at least 1x1",
+        io_err(err, errlen, "file %s: images are %dx%d pixels, expected at least 1x1",
                 img_path, im->dims[1], im->dims[2]);
         goto fail;
     }
     if (im->count != lb->count) {
-        mt_errbuf_set(err, errlen, "count mismatch: file %s holds %zu images but file %s holds %zu "
+        io_err(err, errlen, "count mismatch: file %s holds %zu images but file %s holds %zu "
                 "labels", img_path, im->count, lbl_path, lb->count);
         goto fail;
     }
     for (size_t i = 0; i < lb->count; i++) {
         if (lb->data[i] > 9) {
-            mt_errbuf_set(err, errlen, "file %s: label at index %zu is %d, expected 0-9", lbl_path,
+            io_err(err, errlen, "file %s: label at index %zu is %d, expected 0-9", lbl_path,
                     i, lb->data[i]);
             goto fail;
         }

@@ -2,6 +2,7 @@
  * byte-compatibly with numpy.load/numpy.save, behind mt_npy_* (include/mytorch/io.h).
  * The header is a Python dict literal; this file parses exactly the subset numpy writes. */
 #include "mytorch/io.h"
+#include "io_impl.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -9,12 +10,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define NPY_MAX_DIMS 4
 #define NPY_PARSE_DIMS 32                  /* parsed before rejecting, to report the real ndim */
 #define NPY_MAX_HEADER ((size_t)1 << 20)   /* numpy writes < 100 bytes; larger is not a header */
 #define NPY_ALIGN 64                       /* numpy pads magic + header to a multiple of this */
 #define NPY_BUF_DOUBLES 512                /* conversion buffer: 4 KiB */
+#define NPY_STR_MAX 32                     /* descr and keys: numpy's are < 16 bytes */
+/* "(d0, d1, ...)" for NPY_PARSE_DIMS dims below 2^31: 10 digits and ", " each */
+#define SHAPE_STR_MAX (NPY_PARSE_DIMS * 12 + 8)
 
 static const char npy_magic[6] = { '\x93', 'N', 'U', 'M', 'P', 'Y' };
 
@@ -78,7 +83,7 @@ static double get_f64le(const unsigned char *b)
 
 /* The header dict, e.g. {'descr': '<f8', 'fortran_order': False, 'shape': (3, 4), } */
 typedef struct npy_header {
-    char descr[32];
+    char descr[NPY_STR_MAX];
     int has_descr, has_fortran, has_shape;
     int fortran_order;
     int ndim;
@@ -87,7 +92,7 @@ typedef struct npy_header {
 
 typedef struct npy_lexer {
     const char *p, *end, *start;
-    char why[96];   /* what the parser expected when it stopped */
+    char why[256];  /* what the parser expected when it stopped */
 } npy_lexer;
 
 static void lx_ws(npy_lexer *lx)
@@ -113,7 +118,8 @@ static int lx_char(npy_lexer *lx, char c, const char *what)
     return 0;
 }
 
-/* A quoted Python string without escapes (numpy never writes any in the header). */
+/* A quoted Python string without escapes (numpy never writes any in the header) and without
+ * NUL bytes (which would end it early for strcmp: "<f8\0junk" is not "<f8"). */
 static int lx_string(npy_lexer *lx, char *out, size_t outlen)
 {
     lx_ws(lx);
@@ -122,6 +128,8 @@ static int lx_string(npy_lexer *lx, char *out, size_t outlen)
     char q = *lx->p++;
     size_t n = 0;
     while (lx->p < lx->end && *lx->p != q) {
+        if (*lx->p == '\0')
+            return lx_fail(lx, "a string without NUL bytes");
         if (*lx->p == '\\' || n + 1 >= outlen)
             return lx_fail(lx, "a short string without escapes");
         out[n++] = *lx->p++;
@@ -202,7 +210,7 @@ static int parse_header(const char *text, size_t len, npy_header *h, char *why, 
             lx.p++;
             break;
         }
-        char key[32];
+        char key[NPY_STR_MAX];
         if (lx_string(&lx, key, sizeof key) < 0 || lx_char(&lx, ':', "':' after a key") < 0)
             goto done;
         lx_ws(&lx);
@@ -223,7 +231,9 @@ static int parse_header(const char *text, size_t len, npy_header *h, char *why, 
                 goto done;
             h->has_shape = 1;
         } else {
-            snprintf(lx.why, sizeof lx.why, "an unexpected key '%s'", key);
+            char esc[4 * NPY_STR_MAX];
+            snprintf(lx.why, sizeof lx.why, "an unexpected key '%s'",
+                     io_escape(key, strlen(key), esc, sizeof esc));
             goto done;
         }
         lx_ws(&lx);
@@ -267,7 +277,13 @@ static int npy_open(const char *path, FILE **fp, int *ndim, int shape[NPY_MAX_DI
     errno = 0;
     FILE *f = fopen(path, "rb");
     if (!f) {
-        mt_errbuf_set(err, errlen, "file %s: cannot open: %s", path, strerror(errno ? errno : ENOENT));
+        io_err(err, errlen, "file %s: cannot open: %s", path, strerror(errno ? errno : ENOENT));
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        io_err(err, errlen, "file %s: is a directory, expected a .npy file", path);
+        fclose(f);
         return -1;
     }
     char *text = NULL;
@@ -278,29 +294,29 @@ static int npy_open(const char *path, FILE **fp, int *ndim, int shape[NPY_MAX_DI
     size_t got = fread(pre, 1, 10, f);
     size_t cmp = got < sizeof npy_magic ? got : sizeof npy_magic;
     if (got == 0) {
-        mt_errbuf_set(err, errlen, "file %s: empty, expected a .npy header", path);
+        io_err(err, errlen, "file %s: empty, expected a .npy header", path);
         goto fail;
     }
     if (memcmp(pre, npy_magic, cmp) != 0) {
-        mt_errbuf_set(err, errlen, "file %s: not a .npy file: bad magic string (expected "
+        io_err(err, errlen, "file %s: not a .npy file: bad magic string (expected "
                 "\\x93NUMPY at the start)", path);
         goto fail;
     }
     if (got < 8) {
-        mt_errbuf_set(err, errlen, "file %s: truncated: %zu bytes, too short for a .npy header",
+        io_err(err, errlen, "file %s: truncated: %zu bytes, too short for a .npy header",
                 path, got);
         goto fail;
     }
     int major = pre[6], minor = pre[7];
     if (major < 1 || major > 3 || minor != 0) {
-        mt_errbuf_set(err, errlen, "file %s: .npy format version %d.%d, but only 1.0, 2.0 and 3.0 "
+        io_err(err, errlen, "file %s: .npy format version %d.%d, but only 1.0, 2.0 and 3.0 "
                 "are supported", path, major, minor);
         goto fail;
     }
     size_t hlen;
     if (major == 1) {
         if (got < 10) {
-            mt_errbuf_set(err, errlen, "file %s: truncated: %zu bytes, too short for a .npy header",
+            io_err(err, errlen, "file %s: truncated: %zu bytes, too short for a .npy header",
                     path, got);
             goto fail;
         }
@@ -308,14 +324,14 @@ static int npy_open(const char *path, FILE **fp, int *ndim, int shape[NPY_MAX_DI
     } else {
         got += fread(pre + 10, 1, 2, f);
         if (got < 12) {
-            mt_errbuf_set(err, errlen, "file %s: truncated: %zu bytes, too short for a .npy header",
+            io_err(err, errlen, "file %s: truncated: %zu bytes, too short for a .npy header",
                     path, got);
             goto fail;
         }
         uint32_t l = (uint32_t)pre[8] | ((uint32_t)pre[9] << 8) | ((uint32_t)pre[10] << 16) |
                      ((uint32_t)pre[11] << 24);
         if (l > NPY_MAX_HEADER) {
-            mt_errbuf_set(err, errlen, "file %s: .npy header length %lu is implausibly large", path,
+            io_err(err, errlen, "file %s: .npy header length %lu is implausibly large", path,
                     (unsigned long)l);
             goto fail;
         }
@@ -324,47 +340,48 @@ static int npy_open(const char *path, FILE **fp, int *ndim, int shape[NPY_MAX_DI
 
     text = malloc(hlen + 1);
     if (!text) {
-        mt_errbuf_set(err, errlen, "file %s: out of memory for a %zu-byte header", path, hlen);
+        io_err(err, errlen, "file %s: out of memory for a %zu-byte header", path, hlen);
         goto fail;
     }
     got = fread(text, 1, hlen, f);
     if (got < hlen) {
-        mt_errbuf_set(err, errlen, "file %s: truncated: header length is %zu bytes, found %zu",
+        io_err(err, errlen, "file %s: truncated: header length is %zu bytes, found %zu",
                 path, hlen, got);
         goto fail;
     }
     text[hlen] = '\0';
 
     npy_header h;
-    char why[128];
+    char why[sizeof ((npy_lexer *)0)->why];
     if (parse_header(text, hlen, &h, why, sizeof why) < 0) {
-        mt_errbuf_set(err, errlen, "file %s: malformed .npy header: %s", path, why);
+        io_err(err, errlen, "file %s: malformed .npy header: %s", path, why);
         goto fail;
     }
     free(text);
     text = NULL;
 
     if (strcmp(h.descr, "<f8") != 0) {
-        mt_errbuf_set(err, errlen, "file %s: dtype '%s', but only '<f8' (float64, little-endian) is "
-                "supported", path, h.descr);
+        char esc[4 * NPY_STR_MAX];
+        io_err(err, errlen, "file %s: dtype '%s', but only '<f8' (float64, little-endian) is "
+                "supported", path, io_escape(h.descr, strlen(h.descr), esc, sizeof esc));
         goto fail;
     }
     if (h.fortran_order) {
-        mt_errbuf_set(err, errlen, "file %s: fortran_order is True, but only C-order arrays are "
+        io_err(err, errlen, "file %s: fortran_order is True, but only C-order arrays are "
                 "supported", path);
         goto fail;
     }
     if (h.ndim > NPY_MAX_DIMS) {
-        char s[160];
-        mt_errbuf_set(err, errlen, "file %s: %d dimensions %s, but at most %d are supported", path,
+        char s[SHAPE_STR_MAX];
+        io_err(err, errlen, "file %s: %d dimensions %s, but at most %d are supported", path,
                 h.ndim, shape_str(s, sizeof s, h.ndim, h.shape), NPY_MAX_DIMS);
         goto fail;
     }
     int ok;
     size_t n = shape_numel(h.ndim, h.shape, &ok);
     if (!ok) {
-        char s[160];
-        mt_errbuf_set(err, errlen, "file %s: shape %s is too large", path,
+        char s[SHAPE_STR_MAX];
+        io_err(err, errlen, "file %s: shape %s is too large", path,
                 shape_str(s, sizeof s, h.ndim, h.shape));
         goto fail;
     }
@@ -375,17 +392,17 @@ static int npy_open(const char *path, FILE **fp, int *ndim, int shape[NPY_MAX_DI
     if (here >= 0 && fseek(f, 0, SEEK_END) == 0) {
         long fend = ftell(f);
         if (fend < 0 || fseek(f, here, SEEK_SET) != 0) {
-            mt_errbuf_set(err, errlen, "file %s: cannot seek: %s", path, strerror(errno));
+            io_err(err, errlen, "file %s: cannot seek: %s", path, strerror(errno));
             goto fail;
         }
         size_t avail = (size_t)(fend - here), need = n * sizeof(double);
         if (avail != need) {
-            char s[160];
+            char s[SHAPE_STR_MAX];
             if (avail < need)
-                mt_errbuf_set(err, errlen, "file %s: truncated: shape %s needs %zu bytes of data, "
+                io_err(err, errlen, "file %s: truncated: shape %s needs %zu bytes of data, "
                         "found %zu", path, shape_str(s, sizeof s, h.ndim, h.shape), need, avail);
             else
-                mt_errbuf_set(err, errlen, "file %s: shape %s needs %zu bytes of data, found %zu "
+                io_err(err, errlen, "file %s: shape %s needs %zu bytes of data, found %zu "
                         "(unexpected trailing data)", path,
                         shape_str(s, sizeof s, h.ndim, h.shape), need, avail);
             goto fail;
@@ -419,15 +436,15 @@ static int npy_read_data(FILE *f, const char *path, double *dst, size_t n, char 
         done += got;
         if (got < want) {
             if (ferror(f))
-                mt_errbuf_set(err, errlen, "file %s: read error: %s", path, strerror(errno));
+                io_err(err, errlen, "file %s: read error: %s", path, strerror(errno));
             else
-                mt_errbuf_set(err, errlen, "file %s: truncated: needs %zu bytes of data, found %zu",
+                io_err(err, errlen, "file %s: truncated: needs %zu bytes of data, found %zu",
                         path, n * 8, done * 8);
             return -1;
         }
     }
     if (fgetc(f) != EOF) {
-        mt_errbuf_set(err, errlen, "file %s: unexpected trailing data after %zu values", path, n);
+        io_err(err, errlen, "file %s: unexpected trailing data after %zu values", path, n);
         return -1;
     }
     return 0;
@@ -439,8 +456,12 @@ int mt_npy_load(const char *path, double **data, int *ndim, int shape[4], char *
     if (data)
         *data = NULL;
     if (!path || !data || !ndim || !shape) {
-        mt_errbuf_set(err, errlen, "mt_npy_load: %s is NULL", !path ? "path" : !data ? "data"
+        io_err(err, errlen, "mt_npy_load: %s is NULL", !path ? "path" : !data ? "data"
                 : !ndim ? "ndim" : "shape");
+        return -1;
+    }
+    if (!*path) {
+        io_err(err, errlen, "mt_npy_load: the file name is empty");
         return -1;
     }
     FILE *f;
@@ -450,7 +471,7 @@ int mt_npy_load(const char *path, double **data, int *ndim, int shape[4], char *
         return -1;
     double *buf = malloc(n ? n * sizeof(double) : 1);
     if (!buf) {
-        mt_errbuf_set(err, errlen, "file %s: out of memory for %zu values", path, n);
+        io_err(err, errlen, "file %s: out of memory for %zu values", path, n);
         fclose(f);
         return -1;
     }
@@ -470,11 +491,11 @@ int mt_npy_load_into(const char *path, double *dst, int ndim, const int *shape, 
                      size_t errlen)
 {
     if (!path || (ndim > 0 && !shape)) {
-        mt_errbuf_set(err, errlen, "mt_npy_load_into: %s is NULL", !path ? "path" : "shape");
+        io_err(err, errlen, "mt_npy_load_into: %s is NULL", !path ? "path" : "shape");
         return -1;
     }
     if (ndim < 0 || ndim > NPY_MAX_DIMS) {
-        mt_errbuf_set(err, errlen, "mt_npy_load_into: file %s: ndim %d, expected 0 to %d", path, ndim,
+        io_err(err, errlen, "mt_npy_load_into: file %s: ndim %d, expected 0 to %d", path, ndim,
                 NPY_MAX_DIMS);
         return -1;
     }
@@ -491,12 +512,12 @@ int mt_npy_load_into(const char *path, double *dst, int ndim, const int *shape, 
         n *= (size_t)sh[i];
     int rc = 0;
     if (!same) {
-        char a[96], b[96];
-        mt_errbuf_set(err, errlen, "file %s: shape %s but expected %s", path,
+        char a[SHAPE_STR_MAX], b[SHAPE_STR_MAX];
+        io_err(err, errlen, "file %s: shape %s but expected %s", path,
                 shape_str(a, sizeof a, nd, sh), shape_str(b, sizeof b, ndim, shape));
         rc = -1;
     } else if (n > 0 && !dst) {
-        mt_errbuf_set(err, errlen, "mt_npy_load_into: file %s: dst is NULL", path);
+        io_err(err, errlen, "mt_npy_load_into: file %s: dst is NULL", path);
         rc = -1;
     } else if (n > 0) {
         memcpy(dst, tmp, n * sizeof(double));
@@ -560,35 +581,72 @@ static int npy_write(FILE *f, void *user)
     return 0;
 }
 
-int mt_npy_save(const char *path, const double *data, int ndim, const int *shape, char *err,
-                size_t errlen)
+/* Checks what mt_npy_save is given and fills *arr; 0, or -1 with a message. */
+static int npy_array_of(const char *path, const double *data, int ndim, const int *shape,
+                        npy_array *arr, char *err, size_t errlen)
 {
-    if (!path) {
-        mt_errbuf_set(err, errlen, "mt_npy_save: path is NULL");
-        return -1;
-    }
     if (ndim < 0 || ndim > NPY_MAX_DIMS) {
-        mt_errbuf_set(err, errlen, "mt_npy_save: file %s: ndim %d, expected 0 to %d", path, ndim,
+        io_err(err, errlen, "mt_npy_save: file %s: ndim %d, expected 0 to %d", path, ndim,
                 NPY_MAX_DIMS);
         return -1;
     }
     if (ndim > 0 && !shape) {
-        mt_errbuf_set(err, errlen, "mt_npy_save: file %s: shape is NULL", path);
+        io_err(err, errlen, "mt_npy_save: file %s: shape is NULL", path);
         return -1;
     }
     int ok;
     size_t n = shape_numel(ndim, shape, &ok);
     if (!ok) {
-        char s[96];
-        mt_errbuf_set(err, errlen, "mt_npy_save: file %s: invalid shape %s", path,
+        char s[SHAPE_STR_MAX];
+        io_err(err, errlen, "mt_npy_save: file %s: invalid shape %s", path,
                 shape_str(s, sizeof s, ndim, shape));
         return -1;
     }
     if (n > 0 && !data) {
-        mt_errbuf_set(err, errlen, "mt_npy_save: file %s: data is NULL", path);
+        io_err(err, errlen, "mt_npy_save: file %s: data is NULL", path);
         return -1;
     }
+    *arr = (npy_array){ data, n, ndim, shape };
+    return 0;
+}
 
-    npy_array arr = { data, n, ndim, shape };
+int mt_npy_save(const char *path, const double *data, int ndim, const int *shape, char *err,
+                size_t errlen)
+{
+    if (!path) {
+        io_err(err, errlen, "mt_npy_save: path is NULL");
+        return -1;
+    }
+    npy_array arr;
+    if (npy_array_of(path, data, ndim, shape, &arr, err, errlen) < 0)
+        return -1;
     return mt_write_file_atomic(path, npy_write, &arr, err, errlen);
+}
+
+int mt_npy_save_dir(const char *dir, const mt_npy_array *arrays, int n, char *err,
+                    size_t errlen)
+{
+    if (!dir || n < 0 || (n > 0 && !arrays)) {
+        io_err(err, errlen, "mt_npy_save_dir: %s is NULL", !dir ? "dir" : "arrays");
+        return -1;
+    }
+    npy_array *arr = malloc(((size_t)n + 1) * sizeof *arr);
+    mt_dir_file *files = malloc(((size_t)n + 1) * sizeof *files);
+    int rc = -1;
+    if (!arr || !files) {
+        io_err(err, errlen, "directory %s: out of memory", dir);
+        goto out;
+    }
+    for (int i = 0; i < n; i++) {
+        const char *name = arrays[i].name ? arrays[i].name : "(null)";
+        if (npy_array_of(name, arrays[i].data, arrays[i].ndim, arrays[i].shape, &arr[i], err,
+                         errlen) < 0)
+            goto out;
+        files[i] = (mt_dir_file){ arrays[i].name, npy_write, &arr[i] };
+    }
+    rc = mt_write_dir_atomic(dir, files, n, err, errlen);
+out:
+    free(arr);
+    free(files);
+    return rc;
 }
