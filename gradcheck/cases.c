@@ -39,7 +39,7 @@ static mt_tensor *module_fn_forward(void *self, mt_tensor *const *in)
     mt_tensor *x = s->x_is_input ? in[0] : mt_from_data(s->xshape, s->xdata);
     mt_tensor *y = mt_module_forward(s->m, x);
     if (!s->loss) return y;
-    return mt_cross_entropy_loss(y, mt_from_data(MT_SHAPE(BATCH), s->labels));
+    return mt_cross_entropy(y, mt_from_data(MT_SHAPE(BATCH), s->labels));
 }
 
 static const mt_domain x_domain      = { -2.0, 2.0, 0.0, false };
@@ -95,7 +95,7 @@ static mt_tensor *log_softmax_forward(void *self, mt_tensor *const *in)
 static mt_tensor *cross_entropy_forward(void *self, mt_tensor *const *in)
 {
     (void)self;
-    return mt_cross_entropy_loss(in[0], in[1]);
+    return mt_cross_entropy(in[0], in[1]);
 }
 
 /* ---- the list ----------------------------------------------------------------------------------- */

@@ -33,7 +33,13 @@
  *
  * Ownership: a mt_gc_func owns its `self` when it has a release function (mt_gc_func_release calls
  * it); mt_gc_cases_default returns an array that mt_gc_cases_free releases; a mt_gc_result holds
- * Jacobians only when asked (keep_jacobians), released by mt_gc_result_free. */
+ * Jacobians only when asked (keep_jacobians), released by mt_gc_result_free.
+ *
+ * Where each part lives: func.c builds the function under test, check.c checks it, diagnose.c
+ * explains a failure, report.c prints a run (rows, JSON lines, Jacobians, re-run commands),
+ * cases.c holds the default list (gradcheck_impl.h is what they share); local.c (local.h)
+ * checks an op's local derivative against its backward. Drawing the heatmaps is apart, in
+ * heatmap.h, so that this checker links without any drawing library. */
 #ifndef MYTORCH_GRADCHECK_H
 #define MYTORCH_GRADCHECK_H
 
@@ -52,7 +58,16 @@
 #define MT_GC_DEFAULT_ATOL 1e-5
 #define MT_GC_DEFAULT_RTOL 1e-3
 #define MT_GC_DEFAULT_REDRAWS 8
-#define MT_GC_PROGRAM "build/bin/mytorch-gradcheck"
+#define MT_GC_PROGRAM "mytorch-gradcheck"   /* the re-run command's program when none is set */
+
+/* The values the options accept (mt_gc_option_accepts): a step h below MT_GC_EPS_MIN drowns
+ * the differences in rounding error (inputs are of order 1, and x + h must differ from x by
+ * many ulps), one above MT_GC_EPS_MAX measures a secant, not a derivative; a tolerance above 1
+ * lets any gradient of order 1 pass. */
+#define MT_GC_EPS_MIN  1e-12
+#define MT_GC_EPS_MAX  1e-1
+#define MT_GC_ATOL_MAX 1.0
+#define MT_GC_RTOL_MAX 1.0
 
 /* ---- functions ------------------------------------------------------------------------------ */
 
@@ -100,18 +115,37 @@ void mt_gc_func_release(mt_gc_func *f);     /* releases self when owned; NULL is
 
 /* ---- options and results ---------------------------------------------------------------------- */
 
+struct mt_gc_result;
+
+/* Draws the heatmap of one checked function into the PNG file path (heatmap.h's
+ * mt_gc_heatmap_write is one): 0, or -1 with a message naming the file in err. */
+typedef int (*mt_gc_heatmap_fn)(const char *path, const mt_gc_func *f,
+                                const struct mt_gc_result *r, char *err, size_t errlen);
+
 typedef struct mt_gc_options {
-    double      eps, atol, rtol;   /* MT_GC_DEFAULT_* */
+    double      eps, atol, rtol;   /* MT_GC_DEFAULT_*; the ranges mt_gc_option_accepts gives */
     uint64_t    seed;              /* 0; each function's inputs depend on it and its names only */
     int         max_redraws;       /* MT_GC_DEFAULT_REDRAWS */
     bool        keep_jacobians;    /* fill mt_gc_result.jac (mt_gc_run sets it for verbose/heatmap) */
     bool        json, verbose;     /* mt_gc_run's output */
     const char *heatmap_dir;       /* mt_gc_run: a PNG per function there; NULL: none */
-    const char *program;           /* in the re-run command; MT_GC_PROGRAM */
+    mt_gc_heatmap_fn heatmap;      /* what draws those PNGs; NULL: heatmap_dir is refused, so
+                                      that only a program that draws links the drawing code */
+    const char *program;           /* the re-run command's program: the command sets its argv[0];
+                                      MT_GC_PROGRAM */
     FILE       *summary;           /* mt_gc_run's closing line; NULL: stderr with json, else out */
 } mt_gc_options;
 
 void mt_gc_options_init(mt_gc_options *o);
+
+/* Whether option flag ("--eps", "--atol" or "--rtol") accepts v: NULL when it does, otherwise
+ * the accepted range and what the option is, as static text ("[1e-12, 0.1]: the step h of the
+ * finite differences"). NaN and infinities are never accepted; an unknown flag accepts nothing. */
+const char *mt_gc_option_accepts(const char *flag, double v);
+/* NULL when o's eps, atol and rtol are all accepted; otherwise the first that is not, named by
+ * its flag with its value and range, in buf. mt_gc_check refuses (FAIL, "cannot be checked")
+ * options that are not accepted. */
+const char *mt_gc_options_problem(const mt_gc_options *o, char *buf, size_t n);
 
 typedef enum mt_gc_status { MT_GC_PASS, MT_GC_KINK, MT_GC_FAIL } mt_gc_status;
 
@@ -172,16 +206,28 @@ mt_gc_status mt_gc_check(const mt_gc_func *f, const mt_gc_options *o, mt_gc_resu
 void      mt_gc_result_free(mt_gc_result *r);
 const char *mt_gc_status_name(mt_gc_status s);            /* "PASS", "KINK", "FAIL" */
 
-/* Writes into buf the command that re-runs just f with o's seed and tolerances. */
+/* The command that re-runs just f with o's seed and tolerances, as a shell would read it:
+ * o->program (quoted when it holds characters a shell would interpret), then --op, --case,
+ * --seed, and --eps, --atol, --rtol where they are not the defaults. _new returns it in memory
+ * the caller frees (NULL when out of memory); the other writes it into buf and returns buf, or
+ * returns NULL when it does not fit in n bytes (buf then holds "", never a cut command). */
+char *mt_gc_rerun_command_new(const mt_gc_func *f, const mt_gc_options *o);
 char *mt_gc_rerun_command(const mt_gc_func *f, const mt_gc_options *o, char *buf, size_t n);
 
 /* ---- running many: the command's output ------------------------------------------------------- */
 
 /* Checks each function, printing a row each (or a JSON object per line with o->json), the
- * details of every failure, Jacobians with o->verbose and PNGs with o->heatmap_dir; then the
- * closing line "N passed, M failed" (to stderr with o->json, so stdout stays JSON lines).
- * A KINK counts as passed. Returns the number failed, plus heatmaps that could not be written. */
+ * details of every failure, Jacobians with o->verbose and PNGs with o->heatmap_dir (drawn by
+ * o->heatmap); then the closing line "N passed, M failed" (to stderr with o->json, so stdout
+ * stays JSON lines). A KINK counts as passed. Returns the number failed, plus heatmaps and
+ * JSON lines that could not be written. */
 int mt_gc_run(const mt_gc_func *fs, int n, const mt_gc_options *o, FILE *out);
+
+/* The PNG mt_gc_run writes for f in dir: DIR/NAME--CASE.png, unsafe characters of the names
+ * replaced by '_'. _new returns it in memory the caller frees (NULL when out of memory); the
+ * other writes it into buf and returns buf, or NULL when it does not fit in n bytes. */
+char *mt_gc_heatmap_path_new(const char *dir, const mt_gc_func *f);
+char *mt_gc_heatmap_path(const char *dir, const mt_gc_func *f, char *buf, size_t n);
 
 /* Every case of every registered op, a tied case for each op of two or more inputs that has a
  * case with equal input shapes, then the modules: nn.Linear, nn.ReLU, nn.BatchNorm1d (training),
@@ -196,18 +242,5 @@ void mt_gc_cases_free(mt_gc_func *fs, int n);
  * the command that re-runs it. Returns the number failed; *ncases (when not NULL) gets the
  * number of cases. */
 int  mt_gc_check_all(FILE *out, bool quiet, int *ncases);
-
-/* ---- heatmaps (heatmap.c, cairo) ------------------------------------------------------------- */
-
-/* Writes a PNG of r's Jacobians: numerical, analytical and their difference side by side, each
- * with a title and a colour scale. r must hold Jacobians. Returns 0, or -1 with a message naming
- * the file in err. */
-int mt_gc_heatmap_write(const char *path, const mt_gc_func *f, const mt_gc_result *r, char *err,
-                     size_t errlen);
-/* The PNG's file name for f in dir: DIR/NAME--CASE.png, unsafe characters replaced by '_'. */
-char *mt_gc_heatmap_path(const char *dir, const mt_gc_func *f, char *buf, size_t n);
-/* Drops cairo's and fontconfig's font caches, which they otherwise keep until exit (so that
- * valgrind shows only real leaks). Call it last, after every heatmap. */
-void mt_gc_heatmap_shutdown(void);
 
 #endif

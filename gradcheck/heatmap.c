@@ -1,16 +1,15 @@
 /* heatmap.c: a PNG per checked function (--heatmap DIR): the numerical Jacobian, the analytical
- * one and their difference as heatmaps side by side, drawn with cairo. Rows are output
- * elements, columns the inputs' elements (input after input, separated by a line). Red is
- * positive, blue negative, white zero; the first two panels share one scale so equal Jacobians
- * look equal, the difference has its own, and failing entries are outlined. */
-#include "gradcheck.h"
-#include "../src/mnist/plot.h"
+ * one and their difference as heatmaps side by side, drawn with cairo and src/draw (its text,
+ * its diverging colour map, its PNG writer). Rows are output elements, columns the inputs'
+ * elements (input after input, separated by a line). Red is positive, blue negative, white
+ * zero, grey NaN; the first two panels share one scale so equal Jacobians look equal, the
+ * difference has its own, and failing entries are outlined. */
+#include "heatmap.h"
+#include "../src/draw/draw.h"
 
 #include "mytorch/io.h"
 
 #include <cairo.h>
-#include <errno.h>
-#include <fontconfig/fontconfig.h>
 #include <math.h>
 #include <string.h>
 
@@ -23,30 +22,11 @@
 #define FOOT_H   68.0     /* colour bar, its labels and a note */
 #define PANEL_MIN_W 250.0
 
-static void diverging(double v, double scale, double *r, double *g, double *b)
-{
-    if (!isfinite(v)) { *r = 0.1; *g = 0.1; *b = 0.1; return; }
-    double t = scale > 0 ? v / scale : 0;
-    if (t > 1) t = 1;
-    if (t < -1) t = -1;
-    /* white at 0, a red (0.70, 0.09, 0.17) at +1 and a blue (0.13, 0.40, 0.67) at -1 */
-    double er = t >= 0 ? 0.70 : 0.13, eg = t >= 0 ? 0.09 : 0.40, eb = t >= 0 ? 0.17 : 0.67;
-    double a = fabs(t);
-    *r = 1 + (er - 1) * a;
-    *g = 1 + (eg - 1) * a;
-    *b = 1 + (eb - 1) * a;
-}
-
-static void text(cairo_t *cr, double x, double y, double size, bool bold, double align,
+/* s with its baseline at y, aligned at x by ha; bold or not, in DejaVu Sans. */
+static void text(cairo_t *cr, double x, double y, double size, bool bold, mt_draw_halign ha,
                  const char *s)
 {
-    cairo_select_font_face(cr, "DejaVu Sans", CAIRO_FONT_SLANT_NORMAL,
-                           bold ? CAIRO_FONT_WEIGHT_BOLD : CAIRO_FONT_WEIGHT_NORMAL);
-    cairo_set_font_size(cr, size);
-    cairo_text_extents_t e;
-    cairo_text_extents(cr, s, &e);
-    cairo_move_to(cr, x - align * e.x_advance, y);
-    cairo_show_text(cr, s);
+    mt_draw_text(cr, bold ? MT_DRAW_BOLD : MT_DRAW_SANS, size, x, y, ha, MT_DRAW_BASELINE, s);
 }
 
 typedef struct panel {
@@ -64,32 +44,27 @@ static void draw_panel(cairo_t *cr, const panel *p, const mt_gc_func *f, const m
 {
     double gw = cell * (double)J->ncols, gh = cell * (double)J->nout;
     cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
-    text(cr, x0, y0 + 14, 13, true, 0, p->title);
+    text(cr, x0, y0 + 14, 13, true, MT_DRAW_LEFT, p->title);
     double gy = y0 + HEAD_H;
 
     /* input names over their column groups, on two staggered rows when they are narrow */
     double row_end[2] = { -1e9, -1e9 };
-    cairo_select_font_face(cr, "DejaVu Sans", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
-    cairo_set_font_size(cr, 10);
     for (int i = 0; i < f->nin; i++) {
         if (J->col0[i] < 0) continue;
         double n = (double)mt_shape_numel(f->shape[i]);
         double cx = x0 + cell * ((double)J->col0[i] + n / 2);
-        cairo_text_extents_t e;
-        cairo_text_extents(cr, f->in_name[i], &e);
-        double start = cx - e.x_advance / 2, end = cx + e.x_advance / 2;
+        double w = mt_draw_text_measure(MT_DRAW_SANS, 10, f->in_name[i]).width;
+        double start = cx - w / 2, end = cx + w / 2;
         for (int row = 0; row < 2; row++) {
             if (start < row_end[row] + 4) continue;
-            text(cr, cx, gy - 5 - 12 * row, 10, false, 0.5, f->in_name[i]);
+            text(cr, cx, gy - 5 - 12 * row, 10, false, MT_DRAW_CENTER, f->in_name[i]);
             row_end[row] = end;
             break;
         }
     }
     for (size_t k = 0; k < J->nout; k++)
         for (size_t c = 0; c < J->ncols; c++) {
-            double r, g, b;
-            diverging(value(p, k * J->ncols + c), p->scale, &r, &g, &b);
-            cairo_set_source_rgb(cr, r, g, b);
+            mt_draw_set_source(cr, mt_draw_cmap_diverging(value(p, k * J->ncols + c), p->scale));
             cairo_rectangle(cr, x0 + cell * (double)c, gy + cell * (double)k, cell, cell);
             cairo_fill(cr);
         }
@@ -128,16 +103,14 @@ static void draw_panel(cairo_t *cr, const panel *p, const mt_gc_func *f, const m
             for (int d = 0; d < s.ndim && len < sizeof w; d++)
                 len += (size_t)snprintf(w + len, sizeof w - len, d ? ",%d" : "%d", idx[d]);
             if (len < sizeof w) snprintf(w + len, sizeof w - len, "]");
-            text(cr, x0 - 6, gy + cell * (double)k + cell / 2 + 4, 9, false, 1.0, w);
+            text(cr, x0 - 6, gy + cell * (double)k + cell / 2 + 4, 9, false, MT_DRAW_RIGHT, w);
         }
     }
 
     /* the colour scale */
     double by = gy + gh + 18, bw = width < 160 ? width : 160;
     for (int s = 0; s < 100; s++) {
-        double r, g, b, v = (s + 0.5) / 100 * 2 - 1;
-        diverging(v, 1, &r, &g, &b);
-        cairo_set_source_rgb(cr, r, g, b);
+        mt_draw_set_source(cr, mt_draw_cmap_diverging((s + 0.5) / 100 * 2 - 1, 1));
         cairo_rectangle(cr, x0 + bw * s / 100.0, by, bw / 100.0 + 0.5, BAR_H);
         cairo_fill(cr);
     }
@@ -149,26 +122,14 @@ static void draw_panel(cairo_t *cr, const panel *p, const mt_gc_func *f, const m
     if (p->scale > 0) {
         snprintf(lo, sizeof lo, "%.3g", -p->scale);
         snprintf(hi, sizeof hi, "%.3g", p->scale);
-        text(cr, x0, by + BAR_H + 14, 10, false, 0, lo);
-        text(cr, x0 + bw / 2, by + BAR_H + 14, 10, false, 0.5, "0");
-        text(cr, x0 + bw, by + BAR_H + 14, 10, false, 1, hi);
+        text(cr, x0, by + BAR_H + 14, 10, false, MT_DRAW_LEFT, lo);
+        text(cr, x0 + bw / 2, by + BAR_H + 14, 10, false, MT_DRAW_CENTER, "0");
+        text(cr, x0 + bw, by + BAR_H + 14, 10, false, MT_DRAW_RIGHT, hi);
     } else {
-        text(cr, x0 + bw / 2, by + BAR_H + 14, 10, false, 0.5, "every entry is 0");
+        text(cr, x0 + bw / 2, by + BAR_H + 14, 10, false, MT_DRAW_CENTER, "every entry is 0");
     }
     cairo_set_source_rgb(cr, 0.4, 0.4, 0.4);
-    text(cr, x0, by + BAR_H + 29, 9.5, false, 0, p->note);
-}
-
-char *mt_gc_heatmap_path(const char *dir, const mt_gc_func *f, char *buf, size_t n)
-{
-    char name[2 * MT_GC_NAME_MAX + 4];
-    snprintf(name, sizeof name, "%s--%s", f->name, f->case_name);
-    for (char *p = name; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-              *p == '-' || *p == '_' || *p == '.'))
-            *p = '_';
-    snprintf(buf, n, "%s/%s.png", dir, name);
-    return buf;
+    text(cr, x0, by + BAR_H + 29, 9.5, false, MT_DRAW_LEFT, p->note);
 }
 
 int mt_gc_heatmap_write(const char *path, const mt_gc_func *f, const mt_gc_result *r, char *err,
@@ -207,7 +168,8 @@ int mt_gc_heatmap_write(const char *path, const mt_gc_func *f, const mt_gc_resul
     cairo_set_source_rgb(cr, 1, 1, 1);
     cairo_paint(cr);
 
-    char title[512], sub[512], shapes[256] = "";
+    /* room for every input's name and shape: 8 x (63 + " (labels) " + a 4-d shape) */
+    char title[512], sub[1536], shapes[1280] = "";
     size_t len = 0;
     for (int i = 0; i < f->nin && len < sizeof shapes; i++) {
         char s[64];
@@ -221,16 +183,16 @@ int mt_gc_heatmap_write(const char *path, const mt_gc_func *f, const mt_gc_resul
              mt_shape_str(J->out_shape, os, sizeof os), shapes, r->jac_max_abs_err);
     if (r->status == MT_GC_FAIL) cairo_set_source_rgb(cr, 0.70, 0.09, 0.17);
     else cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
-    text(cr, MARGIN, MARGIN + 16, 18, true, 0, title);
+    text(cr, MARGIN, MARGIN + 16, 18, true, MT_DRAW_LEFT, title);
     cairo_set_source_rgb(cr, 0.3, 0.3, 0.3);
-    text(cr, MARGIN, MARGIN + 38, 11, false, 0, sub);
+    text(cr, MARGIN, MARGIN + 38, 11, false, MT_DRAW_LEFT, sub);
     const char *diag = strstr(r->text, "diagnosis: ");       /* the first diagnosis, one line */
     if (diag) {
         char line[400];
         size_t n = strcspn(diag, "\n");
         snprintf(line, sizeof line, "%.*s", (int)(n < sizeof line - 1 ? n : sizeof line - 1), diag);
         cairo_set_source_rgb(cr, 0.70, 0.09, 0.17);
-        text(cr, MARGIN, MARGIN + 56, 11, false, 0, line);
+        text(cr, MARGIN, MARGIN + 56, 11, false, MT_DRAW_LEFT, line);
     }
 
     char dnote[96];
@@ -257,13 +219,12 @@ int mt_gc_heatmap_write(const char *path, const mt_gc_func *f, const mt_gc_resul
         return -1;
     }
     /* Through PATH.tmp and a rename, so a failed write never leaves a half-written PNG. */
-    int rc = mt_png_write_atomic(path, surf, err, errlen);
+    int rc = mt_draw_png_write(path, surf, err, errlen);
     cairo_surface_destroy(surf);
     return rc;
 }
 
 void mt_gc_heatmap_shutdown(void)
 {
-    cairo_debug_reset_static_data();
-    FcFini();
+    mt_draw_shutdown();
 }

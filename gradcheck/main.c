@@ -1,11 +1,14 @@
 /* main.c: the mytorch-gradcheck command. Parses the command line, picks the functions to check
- * from the default list (cases.c) and hands them to mt_gc_run (gradcheck.c).
- * Exit status: 0 every check passed, 1 some failed, 2 bad usage. */
+ * from the default list (cases.c) and hands them to mt_gc_run (report.c), with the heatmap
+ * writer (heatmap.c) that only this program links. Options are spelled out in full (no
+ * abbreviations). Exit status: 0 every check passed, 1 some failed, 2 bad usage. */
 #include "gradcheck.h"
+#include "heatmap.h"
 
 #include <errno.h>
 #include <fnmatch.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,9 +26,10 @@ static const char usage[] =
     "  --case NAME    only cases with this name (a glob too: 'bcast_*')\n"
     "  --list         list the ops and cases (after --op and --case) and exit\n"
     "  --seed N       seed of the inputs and of R (default 0)\n"
-    "  --eps X        finite-difference step h (default 1e-6)\n"
-    "  --atol X       absolute tolerance (default 1e-5)\n"
-    "  --rtol X       relative tolerance (default 1e-3): pass when |a - n| <= atol + rtol |n|\n"
+    "  --eps X        finite-difference step h, in [1e-12, 0.1] (default 1e-6)\n"
+    "  --atol X       absolute tolerance, in [0, 1] (default 1e-5)\n"
+    "  --rtol X       relative tolerance, in [0, 1] (default 1e-3): pass when\n"
+    "                 |a - n| <= atol + rtol |n|\n"
     "  --json         one JSON object per case per line on stdout ('N passed, M failed' on stderr)\n"
     "  --verbose      print numerical and analytical Jacobians side by side for small cases\n"
     "  --heatmap DIR  write DIR/<op>--<case>.png: the Jacobians and their difference as heatmaps\n"
@@ -33,11 +37,19 @@ static const char usage[] =
     "\n"
     "exit status: 0 all passed (a KINK counts as passed), 1 some failed, 2 bad usage\n";
 
-static int bad_usage(const char *fmt, const char *arg)
+static int bad_usage(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+static int bad_usage(const char *fmt, ...)
 {
+    va_list ap;
+    va_start(ap, fmt);
     fprintf(stderr, "mytorch-gradcheck: ");
-    fprintf(stderr, fmt, arg);
+    vfprintf(stderr, fmt, ap);
     fprintf(stderr, "\n(mytorch-gradcheck --help shows the options)\n");
+    va_end(ap);
     return 2;
 }
 
@@ -50,6 +62,20 @@ static bool parse_double(const char *s, double *out)
     if (*end || errno == ERANGE || !isfinite(v)) return false;
     *out = v;
     return true;
+}
+
+/* A tolerance flag's value: a number the flag accepts (mt_gc_option_accepts). 0, or 2 after
+ * saying what is wrong, naming the flag and the range it accepts. */
+static int parse_option(const char *flag, const char *val, double *out)
+{
+    double v;
+    if (!parse_double(val, &v))
+        return bad_usage("%s: '%s' is not a finite number (%s accepts %s)", flag, val, flag,
+                         mt_gc_option_accepts(flag, NAN));
+    const char *range = mt_gc_option_accepts(flag, v);
+    if (range) return bad_usage("%s: '%s' is outside the accepted range %s", flag, val, range);
+    *out = v;
+    return 0;
 }
 
 static bool parse_u64(const char *s, uint64_t *out)
@@ -110,25 +136,23 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--op")) op_pattern = val;
         else if (!strcmp(a, "--case")) case_pattern = val;
         else if (!strcmp(a, "--heatmap")) {
-            if (!*val) return bad_usage("--heatmap needs a directory", "");
+            if (!*val) return bad_usage("--heatmap needs a directory");
             o.heatmap_dir = val;
         } else if (!strcmp(a, "--seed")) {
             if (!parse_u64(val, &o.seed))
                 return bad_usage("--seed: '%s' is not a non-negative integer", val);
         } else if (!strcmp(a, "--eps")) {
-            if (!parse_double(val, &o.eps) || o.eps <= 0)
-                return bad_usage("--eps: '%s' is not a positive number", val);
+            if (parse_option(a, val, &o.eps)) return 2;
         } else if (!strcmp(a, "--atol")) {
-            if (!parse_double(val, &o.atol) || o.atol < 0)
-                return bad_usage("--atol: '%s' is not a non-negative number", val);
+            if (parse_option(a, val, &o.atol)) return 2;
         } else if (!strcmp(a, "--rtol")) {
-            if (!parse_double(val, &o.rtol) || o.rtol < 0)
-                return bad_usage("--rtol: '%s' is not a non-negative number", val);
+            if (parse_option(a, val, &o.rtol)) return 2;
         } else {
             return bad_usage("unknown option '%s'", argv[i]);
         }
     }
-    o.program = argv[0] && strchr(argv[0], '/') ? argv[0] : MT_GC_PROGRAM;
+    if (argv[0] && *argv[0]) o.program = argv[0];   /* the re-run hint names us as we were run */
+    o.heatmap = mt_gc_heatmap_write;
 
     mt_gc_func *all = NULL;
     int n = mt_gc_cases_default(&all);
