@@ -67,7 +67,7 @@ static void fixture_batch(mt_tensor **x, mt_tensor **labels)
 /* forward, loss, backward: returns the loss */
 static double forward_backward(mt_module *mlp, mt_tensor *x, mt_tensor *labels, mt_traversal how)
 {
-    mt_tensor *loss = mt_cross_entropy_loss(mt_module_forward(mlp, x), labels);
+    mt_tensor *loss = mt_cross_entropy(mt_module_forward(mlp, x), labels);
     ck_assert_msg(loss != NULL, "forward failed: %s", mt_last_error());
     ck_assert_int_eq(mt_backward_ex(loss, NULL, how), 0);
     return mt_item(loss);

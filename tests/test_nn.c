@@ -200,7 +200,7 @@ static void check_cross_entropy(mt_shape s, const double *logits, const double *
 {
     mt_tensor *x = input(s, logits, true);
     mt_tensor *y = mt_from_data(MT_SHAPE(s.dim[0]), labels);
-    mt_tensor *loss = mt_cross_entropy_loss(x, y);
+    mt_tensor *loss = mt_cross_entropy(x, y);
     ck_assert_msg(loss != NULL, "loss is NULL: %s", errors.last);
     ck_assert_int_eq(loss->shape.ndim, 0);
     expect_close("loss", loss->data, &want_loss, 1, REL_TOL, ABS_TOL);
@@ -238,7 +238,7 @@ static void expect_label_error(const double labels[3], const char *needle)
 {
     const double logits[12] = { 0 };
     mt_tensor *x = input(MT_SHAPE(3, 4), logits, true);
-    mt_tensor *loss = mt_cross_entropy_loss(x, mt_from_data(MT_SHAPE(3), labels));
+    mt_tensor *loss = mt_cross_entropy(x, mt_from_data(MT_SHAPE(3), labels));
     ck_assert_ptr_null(loss);
     ck_assert_int_eq(errors.count, 1);
     ck_assert_msg(strstr(errors.last, "cross_entropy") && strstr(errors.last, needle),
@@ -253,7 +253,7 @@ START_TEST(cross_entropy_should_name_the_index_and_value_of_a_bad_label)
     expect_label_error((const double[]){ 0, 2.5, 1 }, "labels[1] = 2.5");
     expect_label_error((const double[]){ 0, 1, NAN }, "labels[2] = nan");
     const double logits[12] = { 0 };
-    ck_assert_ptr_nonnull(mt_cross_entropy_loss(input(MT_SHAPE(3, 4), logits, true),
+    ck_assert_ptr_nonnull(mt_cross_entropy(input(MT_SHAPE(3, 4), logits, true),
                                                 mt_from_data(MT_SHAPE(3), (const double[]){ 0, 3, 1 })));
     ck_assert_int_eq(errors.count, 0);
 }
@@ -262,7 +262,7 @@ END_TEST
 START_TEST(cross_entropy_should_report_mismatched_shapes)
 {
     const double logits[12] = { 0 }, labels[4] = { 0 };
-    mt_tensor *loss = mt_cross_entropy_loss(mt_from_data(MT_SHAPE(3, 4), logits),
+    mt_tensor *loss = mt_cross_entropy(mt_from_data(MT_SHAPE(3, 4), logits),
                                             mt_from_data(MT_SHAPE(4), labels));
     ck_assert_ptr_null(loss);
     ck_assert_int_eq(errors.count, 1);

@@ -6,7 +6,7 @@
  *     mt_module *mlp = mt_sequential_new(4, layers);  // state_dict: 0.weight, 0.bias, 1.weight,
  *                                                     // 1.bias, 1.running_mean, 1.running_var,
  *                                                     // 3.weight, 3.bias
- *     mt_tensor *loss = mt_cross_entropy_loss(mt_module_forward(mlp, x), labels);
+ *     mt_tensor *loss = mt_cross_entropy(mt_module_forward(mlp, x), labels);
  *     mt_backward_ex(loss, NULL, MT_TOPO);
  *
  * Ownership: a module owns its parameters and buffers (kept in an arena of its own, where their
@@ -62,15 +62,16 @@ int mt_module_parameters(mt_module *m, mt_tensor **out, int max);
 int mt_module_state_dict(mt_module *m, mt_named_tensor *out, int max);
 void mt_module_free(mt_module *m);                          /* NULL is fine */
 
-/* CrossEntropyLoss: mean over the batch of -log_softmax(logits)[i, labels[i]] (ops.h). */
-mt_tensor *mt_cross_entropy_loss(mt_tensor *logits, mt_tensor *labels);
+/* CrossEntropyLoss is the op mt_cross_entropy (ops.h): the mean over the batch of
+ * -log_softmax(logits)[i, labels[i]], fused, so it stays finite for logits of any size. */
 
-/* ---- the ops behind the modules (src/ops/linear.c, src/ops/batch_norm.c) ------------------ */
+/* ---- the functional ops behind the modules (src/ops/linear.c, src/ops/batch_norm.c), named as
+ * PyTorch's torch.nn.functional names them: mt_linear is F.linear, mt_linear_new nn.Linear. */
 /* F.linear: x (N, in), w (out, in), b (out,) -> x w^T + b (N, out), one dgemm each way. */
-mt_tensor *mt_linear_fn(mt_tensor *x, mt_tensor *w, mt_tensor *b);
+mt_tensor *mt_linear(mt_tensor *x, mt_tensor *w, mt_tensor *b);
 /* Training-mode F.batch_norm without running statistics: x (N, F) normalised with its batch
  * mean and biased variance, then gamma (F,) * xhat + beta (F,). */
-mt_tensor *mt_batch_norm_fn(mt_tensor *x, mt_tensor *gamma, mt_tensor *beta, double eps);
+mt_tensor *mt_batch_norm(mt_tensor *x, mt_tensor *gamma, mt_tensor *beta, double eps);
 
 #ifdef __cplusplus
 }

@@ -45,7 +45,7 @@ static mt_tensor *batchnorm1d_forward(mt_module *m, mt_tensor *x)
                      "got input of shape %s", mt_shape_str(x->shape, b, sizeof b));
             return NULL;
         }
-        mt_tensor *y = mt_batch_norm_fn(x, gamma, beta, m->eps);
+        mt_tensor *y = mt_batch_norm(x, gamma, beta, m->eps);
         if (y) update_running_stats(m, x);
         return y;
     }

@@ -6,7 +6,7 @@
 
 static mt_tensor *linear_layer_forward(mt_module *m, mt_tensor *x)
 {
-    return mt_linear_fn(x, m->own[0].tensor, m->own[1].tensor);
+    return mt_linear(x, m->own[0].tensor, m->own[1].tensor);
 }
 
 static const mt_module_class linear_layer_class = { "Linear", linear_layer_forward };

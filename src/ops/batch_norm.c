@@ -105,7 +105,7 @@ const mt_op mt_op_batch_norm = {
     .cases = batch_norm_cases, .ncases = MT_COUNT(batch_norm_cases),
 };
 
-mt_tensor *mt_batch_norm_fn(mt_tensor *x, mt_tensor *gamma, mt_tensor *beta, double eps)
+mt_tensor *mt_batch_norm(mt_tensor *x, mt_tensor *gamma, mt_tensor *beta, double eps)
 {
     mt_tensor *in[3] = { x, gamma, beta };
     mt_op_args args = { .scalar = eps };

@@ -66,7 +66,7 @@ const mt_op mt_op_linear = {
     .cases = linear_cases, .ncases = MT_COUNT(linear_cases),
 };
 
-mt_tensor *mt_linear_fn(mt_tensor *x, mt_tensor *w, mt_tensor *b)
+mt_tensor *mt_linear(mt_tensor *x, mt_tensor *w, mt_tensor *b)
 {
     mt_tensor *in[3] = { x, w, b };
     mt_op_args args = { 0 };

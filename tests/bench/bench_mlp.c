@@ -62,7 +62,7 @@ void bench_mlp(void)
         double t0 = now_us();
         prev = mt_arena_use(step);
         mt_sgd_zero_grad(opt);
-        mt_tensor *loss = mt_cross_entropy_loss(mt_module_forward(mlp, x), labels);
+        mt_tensor *loss = mt_cross_entropy(mt_module_forward(mlp, x), labels);
         mt_backward_ex(loss, NULL, MT_TOPO);
         mt_sgd_step(opt);
         mt_arena_use(prev);
