@@ -127,10 +127,13 @@ void      mt_trace_set_title(mt_trace *t, const char *title);
  * while recording and after, as long as x itself is. */
 int mt_trace_node_of(const mt_trace *t, const mt_tensor *x);
 
-/* ---- saving and loading (trace_json.c; the format is docs/trace-format.md) -------------------
+/* ---- saving and loading (src/trace/json_write.c, json_read.c; the format is
+ * docs/trace-format.md) ------------------------------------------------------------------------
  * Both return 0 / a trace, or -1 / NULL with a message in err naming the file and the first
- * thing wrong, and where (a JSON path such as walks[1].events[7].node, or an event number). Save
- * writes through a temporary file and a rename: a failed save leaves no file behind.
+ * thing wrong, and where (a JSON path such as walks[1].events[7].node). Save runs load's checks
+ * first (so every saved file loads; a walk still being recorded is not saved), then writes
+ * through a temporary file and a rename: a failed save leaves no file behind. Doubles are
+ * written so that they read back exactly; NaN and the infinities as "nan", "inf", "-inf".
  * Load checks the version; that every id and index resolves (nodes, edges, operands, roots);
  * that node kinds, event kinds and traversals are known; that shapes agree with data lengths;
  * that each walk's events are in an order the engine can produce (it starts with BEGIN and ends
@@ -144,11 +147,13 @@ mt_trace *mt_trace_parse(const char *text, size_t len, const char *name, char *e
 const char *mt_trace_node_kind_name(mt_trace_node_kind k);
 const char *mt_event_kind_name(mt_event_kind k);
 
-/* ---- Graphviz DOT (trace_dot.c) ---------------------------------------------------------------
- * The graph behind root, from root back to its leaves, as DOT on f: op nodes labelled with their
- * symbol, label, shape and value, leaves with their value and .grad, constants, parameters and
- * leaves that require grad styled apart, edges from inputs to ops in operand order. Returns 0,
- * or -1 after reporting an error (a NULL root, a write error). */
+/* ---- Graphviz DOT (src/trace/dot.c) -----------------------------------------------------------
+ * The live graph behind root, from root back to its leaves, as DOT on f, left to right: op nodes
+ * labelled with their symbol, label, shape and value, leaves with their value and .grad,
+ * constants, parameters and leaves that require grad styled apart, edges from inputs to ops
+ * labelled with the operand when the op has more than one. A graph keeps no pointer to its
+ * constants, so each constant operand is a small stub showing only its shape (a trace keeps
+ * their values). Returns 0, or -1 after reporting an error (a NULL root, a write error). */
 int mt_graph_write_dot(const mt_tensor *root, FILE *f);
 
 #ifdef __cplusplus
