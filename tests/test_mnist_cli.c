@@ -260,7 +260,8 @@ START_TEST(cli_should_train_and_write_every_output)
     char *csv = in_dir(d, "a.csv"), *png = in_dir(d, "a.png"), *w = in_dir(d, "w");
     size_t n;
     unsigned char *text = read_bytes(csv, &n);
-    ck_assert(n > 40 && memcmp(text, "epoch,batch,samples_seen,train_loss,val_accuracy\n", 49) == 0);
+    ck_assert(n > 40
+              && memcmp(text, "epoch,batch,samples_seen,train_loss,val_accuracy\n", 49) == 0);
     free(text);
     ck_assert(file_exists(png));
     ck_assert_int_eq(count_suffix(w, ".npy"), 8);
@@ -759,6 +760,259 @@ START_TEST(cli_should_reject_bad_data_files)
 }
 END_TEST
 
+/* ---- the first step's graph: --export-graph, --export-dot ----------------------------------- */
+
+/* The node of tr labelled label, or -1. */
+static int node_labelled(const mt_trace *tr, const char *label)
+{
+    for (int i = 0; i < tr->nnodes; i++)
+        if (strcmp(tr->nodes[i].label, label) == 0)
+            return i;
+    return -1;
+}
+
+START_TEST(cli_should_export_the_first_step_as_a_trace_that_loads)
+{
+    NEED_BINARY();
+    FRESH(d, "trace");
+    run_result r = RUN(d, QUICK, "--quiet", "--export-graph", "g.json");
+    ASSERT_STATUS(r, 0);
+    ASSERT_ERR_HAS(r.out, "final validation accuracy");       /* it trained on after it */
+    run_free(&r);
+    char *path = in_dir(d, "g.json"), err[4096];
+    mt_trace *tr = mt_trace_load(path, err, sizeof err);
+    ck_assert_msg(tr != NULL, "%s", err);
+    ck_assert_str_eq(tr->title, "mnist-step");
+    /* Linear(x, W, b) -> BatchNorm1d(., gamma, beta) -> ReLU -> Linear(., W, b) ->
+     * cross_entropy(., labels): 5 ops, 6 parameters, 2 constants (x and the labels); 12 edges
+     * (3 + 3 + 1 + 3 + 2 operands) */
+    int kinds[3] = { 0, 0, 0 };
+    for (int i = 0; i < tr->nnodes; i++)
+        kinds[tr->nodes[i].kind]++;
+    ck_assert_int_eq(tr->nnodes, 13);
+    ck_assert_int_eq(kinds[MT_TRACE_BACKWARD_FUNCTION], 5);
+    ck_assert_int_eq(kinds[MT_TRACE_ACCUMULATE_GRAD], 6);
+    ck_assert_int_eq(kinds[MT_TRACE_CONSTANT], 2);
+    ck_assert_int_eq(tr->nedges, 12);
+    /* one backward, the trainer's: topological, from the loss, without an error */
+    ck_assert_int_eq(tr->nwalks, 1);
+    ck_assert_int_eq(tr->walks[0].traversal, MT_TOPO);
+    ck_assert_int_eq(tr->walks[0].status, 0);
+    int x = node_labelled(tr, "x"), labels = node_labelled(tr, "labels");
+    int logits = node_labelled(tr, "logits"), loss = node_labelled(tr, "loss");
+    ck_assert(x >= 0 && labels >= 0 && logits >= 0 && loss >= 0);
+    ck_assert_int_eq(tr->nodes[x].kind, MT_TRACE_CONSTANT);
+    ck_assert_int_eq(tr->nodes[x].value.shape.ndim, 2);        /* the batch: (100, 784) */
+    ck_assert_int_eq(tr->nodes[x].value.shape.dim[0], 100);
+    ck_assert_int_eq(tr->nodes[x].value.shape.dim[1], 784);
+    ck_assert_int_eq(tr->nodes[labels].kind, MT_TRACE_CONSTANT);
+    ck_assert_str_eq(tr->nodes[logits].op_name, "linear");
+    ck_assert_str_eq(tr->nodes[loss].op_name, "cross_entropy");
+    ck_assert_int_eq(tr->output, loss);
+    ck_assert_int_eq(tr->walks[0].root, loss);
+    static const char *const keys[] = { "0.weight", "0.bias", "1.weight", "1.bias", "3.weight",
+                                        "3.bias" };
+    for (int i = 0; i < N_OF(keys); i++) {
+        int k = node_labelled(tr, keys[i]);
+        ck_assert_msg(k >= 0 && tr->nodes[k].is_parameter, "no parameter node %s", keys[i]);
+    }
+    mt_trace_free(tr);
+    ASSERT_NO_TMP(d);
+    free(path);
+}
+END_TEST
+
+/* True when name is an executable in a directory of $PATH. */
+static bool on_path(const char *name)
+{
+    const char *path = getenv("PATH");
+    if (!path)
+        return false;
+    char *copy = strdup(path), *save = NULL;
+    bool found = false;
+    for (char *dir = strtok_r(copy, ":", &save); dir && !found; dir = strtok_r(NULL, ":", &save)) {
+        char full[PATH_MAX + 64];
+        snprintf(full, sizeof full, "%s/%s", *dir ? dir : ".", name);
+        found = access(full, X_OK) == 0;
+    }
+    free(copy);
+    return found;
+}
+
+START_TEST(cli_should_export_the_first_step_as_dot_that_graphviz_reads)
+{
+    NEED_BINARY();
+    FRESH(d, "dot");
+    run_result r = RUN(d, QUICK, "--quiet", "--export-dot", "g.dot");
+    ASSERT_STATUS(r, 0);
+    run_free(&r);
+    char *dot = in_dir(d, "g.dot"), *svg = in_dir(d, "g.svg");
+    char *text = read_text(dot);
+    ck_assert_msg(strncmp(text, "digraph", 7) == 0, "DOT: %.200s", text);
+    ASSERT_ERR_HAS(text, "loss = ");
+    ASSERT_ERR_HAS(text, "logits = ");
+    ASSERT_ERR_HAS(text, "0.weight");
+    free(text);
+    ASSERT_NO_TMP(d);
+    if (on_path("dot")) {
+        fflush(NULL);
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+            execlp("dot", "dot", "-Tsvg", "-o", svg, dot, (char *)NULL);
+            _exit(127);
+        }
+        int status;
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "dot -Tsvg %s failed", dot);
+        char *image = read_text(svg);
+        ASSERT_ERR_HAS(image, "<svg");
+        free(image);
+    } else {
+        fprintf(stderr, "test_mnist_cli: dot is not on PATH: %s is not drawn\n", dot);
+    }
+    free(dot);
+    free(svg);
+}
+END_TEST
+
+START_TEST(cli_should_train_the_same_when_exporting_the_graph)
+{
+    NEED_BINARY();
+    FRESH(d, "same");
+    run_result r = RUN(d, QUICK, "--quiet", "--csv", "a.csv", "--save-weights", "wa");
+    ASSERT_STATUS(r, 0);
+    run_free(&r);
+    r = RUN(d, QUICK, "--quiet", "--csv", "b.csv", "--save-weights", "wb", "--export-graph",
+            "g.json", "--export-dot", "g.dot");
+    ASSERT_STATUS(r, 0);
+    run_free(&r);
+    static const char *const pairs[][2] = { { "a.csv", "b.csv" },
+                                            { "wa/0.weight.npy", "wb/0.weight.npy" },
+                                            { "wa/1.running_var.npy", "wb/1.running_var.npy" },
+                                            { "wa/3.bias.npy", "wb/3.bias.npy" } };
+    for (int i = 0; i < N_OF(pairs); i++) {
+        char *a = in_dir(d, pairs[i][0]), *b = in_dir(d, pairs[i][1]);
+        size_t na, nb;
+        unsigned char *ba = read_bytes(a, &na), *bb = read_bytes(b, &nb);
+        ck_assert_msg(na == nb && memcmp(ba, bb, na) == 0, "%s and %s differ", a, b);
+        free(ba);
+        free(bb);
+        free(a);
+        free(b);
+    }
+}
+END_TEST
+
+START_TEST(cli_should_check_the_graph_exports_before_training)
+{
+    NEED_BINARY();
+    FRESH(d, "exports");
+    char *sub = in_dir(d, "sub");
+    ck_assert_int_eq(mkdir(sub, 0700), 0);
+    struct { const char *a, *b, *c, *d; int status; const char *want; } cases[] = {
+        { "--export-graph", "sub", NULL, NULL, 1,
+          "--export-graph: file sub: is a directory, not a regular file; refusing to replace it" },
+        { "--export-dot", "sub", NULL, NULL, 1,
+          "--export-dot: file sub: is a directory, not a regular file; refusing to replace it" },
+        { "--export-graph", "missing/g.json", NULL, NULL, 1,
+          "--export-graph: file missing/g.json: the directory missing does not exist" },
+        { "--export-dot", "missing/g.dot", NULL, NULL, 1,
+          "--export-dot: file missing/g.dot: the directory missing does not exist" },
+        { "--export-graph", "", NULL, NULL, 1, "--export-graph: the file name is empty" },
+        { "--export-dot", "/dev/null", NULL, NULL, 1,
+          "--export-dot: file /dev/null: is a character device, not a regular file" },
+        { "--export-graph", "a.csv", "--csv", "./a.csv", 2,
+          "--csv ./a.csv and --export-graph a.csv are the same file" },
+        { "--export-dot", "g", "--export-graph", "./g", 2,
+          "--export-graph ./g and --export-dot g are the same file" },
+        { "--export-dot", "p.png", "--plot", "p.png", 2,
+          "--plot p.png and --export-dot p.png are the same file" },
+        { "--save-weights", "sub", "--export-graph", "sub/g.json", 2,
+          "--export-graph sub/g.json is inside the --save-weights directory sub" },
+    };
+    for (int i = 0; i < N_OF(cases); i++) {
+        run_result r = cases[i].c
+            ? RUN(d, QUICK, cases[i].a, cases[i].b, cases[i].c, cases[i].d)
+            : RUN(d, QUICK, cases[i].a, cases[i].b);
+        ASSERT_RUN(r, cases[i].status, cases[i].want);
+        ck_assert_msg(strstr(r.err, "training on") == NULL, "case %d trained first", i);
+        run_free(&r);
+    }
+    ASSERT_NO_TMP(d);
+    ASSERT_NO_TMP(sub);
+    ck_assert_int_eq(count_suffix(d, ".csv") + count_suffix(d, ".json"), 0);
+    free(sub);
+}
+END_TEST
+
+START_TEST(cli_should_list_the_graph_exports_in_help_and_abbreviations)
+{
+    NEED_BINARY();
+    FRESH(d, "help");
+    run_result r = RUN(d, "--help");
+    ASSERT_STATUS(r, 0);
+    ASSERT_ERR_HAS(r.out, "  --export-graph FILE ");
+    ASSERT_ERR_HAS(r.out, "  --export-dot FILE ");
+    run_free(&r);
+    r = RUN(d, "--export");
+    ASSERT_RUN(r, 2, "option '--export' is ambiguous: --export-graph, --export-dot");
+    run_free(&r);
+    r = RUN(d, "--export-graph");
+    ASSERT_RUN(r, 2, "option '--export-graph' needs a value");
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(cli_should_count_the_graph_exports_as_outputs_when_stopped)
+{
+    NEED_BINARY();
+    FRESH(d, "stopped");
+    /* interrupted once the first validation (after step 1) is printed: both are written */
+    run_result r = run_in(d, (const char *const[]){ "--no-gradcheck", "--data", "data",
+                                                    "--epochs", "1000", "--csv", "a.csv",
+                                                    "--plot", "a.png", "--export-graph", "g.json",
+                                                    "--export-dot", "g.dot", NULL },
+                          SIGTERM, "epoch 1 batch    0");
+    ck_assert_msg(r.signal == SIGTERM, "ended with status %d signal %d; stderr: %s", r.status,
+                  r.signal, r.err);
+    ASSERT_ERR_HAS(r.err, "; not written: --csv a.csv, --plot a.png (no temporary file is left "
+                          "behind)");
+    char *g = in_dir(d, "g.json"), *dot = in_dir(d, "g.dot");
+    ck_assert(file_exists(g) && file_exists(dot));
+    run_free(&r);
+    remove(g);
+    remove(dot);
+
+    /* a loss that is not finite: from step 2 the graph of step 1 is written, from step 1 not */
+    make_weights(d);
+    char path[PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/bad/1.weight.npy", d);
+    for (size_t k = 0; k < 20; k++)
+        poke_npy(path, k, 1e305);
+    r = RUN(d, QUICK, "--load-weights", "bad", "--val-every", "1", "--lr", "1000", "--csv",
+            "a.csv", "--plot", "a.png", "--export-graph", "g.json", "--export-dot", "g.dot");
+    ASSERT_RUN(r, 1, "mytorch-mnist: the 1 validation before it was written to --csv a.csv, "
+                     "--plot a.png; the first step's graph to --export-graph g.json, "
+                     "--export-dot g.dot\n");
+    ck_assert(file_exists(g) && file_exists(dot));
+    run_free(&r);
+    remove(g);
+    remove(dot);
+    for (size_t k = 0; k < 20; k++)
+        poke_npy(path, k, 1e307);
+    r = RUN(d, QUICK, "--load-weights", "bad", "--csv", "a.csv", "--export-graph", "g.json",
+            "--export-dot", "g.dot");
+    ASSERT_RUN(r, 1, "no validation was made before it; not written: --export-graph g.json, "
+                     "--export-dot g.dot, --csv a.csv, --plot validation_accuracy.png\n");
+    ck_assert(!file_exists(g) && !file_exists(dot));
+    ASSERT_NO_TMP(d);
+    run_free(&r);
+    free(g);
+    free(dot);
+}
+END_TEST
+
 /* ---- the ops at their numerical edges -------------------------------------------------------- */
 
 #define GRAD(t) mt_requires_grad((t), true)
@@ -860,7 +1114,8 @@ START_TEST(elementwise_ops_should_give_the_ieee_results_pytorch_gives_at_their_e
     ck_assert_int_eq(mt_backward(mt_sum(mt_sqrt(q))), 0);
     ck_assert(isinf(q->grad->data[0]));
     ck_assert_double_eq(q->grad->data[1], 0.25);
-    mt_tensor *dv = mt_div(mt_from_data(MT_SHAPE(3), (double[]){ 1, 0, -1 }), mt_zeros(MT_SHAPE(3)));
+    mt_tensor *dv = mt_div(mt_from_data(MT_SHAPE(3), (double[]){ 1, 0, -1 }),
+                           mt_zeros(MT_SHAPE(3)));
     ck_assert(isinf(dv->data[0]) && isnan(dv->data[1]) && isinf(dv->data[2]));
     mt_tensor *p = mt_pow(mt_from_data(MT_SHAPE(2), (double[]){ -2, 4 }), 0.5);
     ck_assert(isnan(p->data[0]));
@@ -918,6 +1173,12 @@ static Suite *cli_suite(void)
     tcase_add_test(cli, cli_should_clean_up_and_say_so_when_interrupted);
     tcase_add_test(cli, cli_should_handle_paths_of_any_length);
     tcase_add_test(cli, cli_should_reject_bad_data_files);
+    tcase_add_test(cli, cli_should_export_the_first_step_as_a_trace_that_loads);
+    tcase_add_test(cli, cli_should_export_the_first_step_as_dot_that_graphviz_reads);
+    tcase_add_test(cli, cli_should_train_the_same_when_exporting_the_graph);
+    tcase_add_test(cli, cli_should_check_the_graph_exports_before_training);
+    tcase_add_test(cli, cli_should_list_the_graph_exports_in_help_and_abbreviations);
+    tcase_add_test(cli, cli_should_count_the_graph_exports_as_outputs_when_stopped);
     suite_add_tcase(s, cli);
 
     TCase *num = tcase_create("numerics");

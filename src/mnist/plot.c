@@ -104,9 +104,20 @@ typedef struct frame {
     int has_loss;
 } frame;
 
-static double fx(const frame *f, double samples) { return f->x0 + (f->x1 - f->x0) * samples / f->xmax; }
-static double fy_acc(const frame *f, double pct) { return f->y1 - (f->y1 - f->y0) * (pct - f->alo) / (f->ahi - f->alo); }
-static double fy_loss(const frame *f, double l) { return f->y1 - (f->y1 - f->y0) * (l - f->llo) / (f->lhi - f->llo); }
+static double fx(const frame *f, double samples)
+{
+    return f->x0 + (f->x1 - f->x0) * samples / f->xmax;
+}
+
+static double fy_acc(const frame *f, double pct)
+{
+    return f->y1 - (f->y1 - f->y0) * (pct - f->alo) / (f->ahi - f->alo);
+}
+
+static double fy_loss(const frame *f, double l)
+{
+    return f->y1 - (f->y1 - f->y0) * (l - f->llo) / (f->lhi - f->llo);
+}
 
 static void compute_frame(frame *f, const mt_plot_point *pts, int n)
 {
@@ -220,7 +231,8 @@ static int box_cost(const frame *f, const mt_plot_point *pts, int n, box b)
                 k = 400;
             for (int j = 0; j <= k; j++) {
                 double x = ax + (bx - ax) * j / k, y = ay + (by - ay) * j / k;
-                if (x >= b.x - pad && x <= b.x + b.w + pad && y >= b.y - pad && y <= b.y + b.h + pad)
+                if (x >= b.x - pad && x <= b.x + b.w + pad && y >= b.y - pad
+                    && y <= b.y + b.h + pad)
                     cost++;
             }
         }
@@ -322,7 +334,8 @@ static void draw_grid_and_axes(cairo_t *cr, const frame *f)
     text_rotated(cr, T_AXIS, 24, (f->y0 + f->y1) / 2, -PLOT_PI / 2, "validation accuracy (%)");
     if (f->has_loss) {
         set_rgb(cr, C_LOSS);
-        text_rotated(cr, T_AXIS, MT_PLOT_WIDTH - 22, (f->y0 + f->y1) / 2, PLOT_PI / 2, "training loss");
+        text_rotated(cr, T_AXIS, MT_PLOT_WIDTH - 22, (f->y0 + f->y1) / 2, PLOT_PI / 2,
+                     "training loss");
     }
 }
 
@@ -544,8 +557,8 @@ int mt_plot_accuracy(const char *path, const char *title, const mt_plot_point *p
         return -1;
     }
     if (n < 1 || !pts) {
-        mt_errbuf_set(err, errlen, "mt_plot_accuracy: file %s: no points to plot (n = %d%s)", path, n,
-                pts ? "" : ", pts is NULL");
+        mt_errbuf_set(err, errlen, "mt_plot_accuracy: file %s: no points to plot (n = %d%s)",
+                      path, n, pts ? "" : ", pts is NULL");
         return -1;
     }
     for (int i = 0; i < n; i++) {
