@@ -113,10 +113,12 @@ $(BUILD)/tests/%: $(BUILD)/cairo/tests/%.o $(STATIC)
 $(CAIRO_TESTS): $(BUILD)/tests/%: $(BUILD)/cairo/tests/%.o $(BUILD)/cairo/src/mnist/plot.o $(DRAW_LIB) $(STATIC)
 	@mkdir -p $(@D)
 	$(CC) $(SAN) -o $@ $^ $(CHECK_FLAGS) $(LIB_LIBS) $(CAIRO_LIBS)
-# The gradcheck suite: the checker without any drawing library; what only the command does
-# (its flags, the heatmaps) it checks by running the command, whose path it is compiled with.
-$(BUILD)/cairo/tests/test_gradcheck.o: CPPFLAGS_ALL += -DMT_GC_BINARY=\"$(abspath $(BUILD))/bin/mytorch-gradcheck\"
-$(BUILD)/tests/test_gradcheck: $(BUILD)/cairo/tests/test_gradcheck.o $(GC_LIB_OBJ) $(STATIC) | $(BUILD)/bin/mytorch-gradcheck
+# The gradcheck suites: the checker without any drawing library; what only the command does
+# (its flags, the heatmaps) test_gradcheck_cli checks by running the command, whose path it is
+# compiled with.
+GC_TESTS := $(BUILD)/tests/test_gradcheck $(BUILD)/tests/test_gradcheck_cli
+$(GC_TESTS:$(BUILD)/tests/%=$(BUILD)/cairo/tests/%.o): CPPFLAGS_ALL += -DMT_GC_BINARY=\"$(abspath $(BUILD))/bin/mytorch-gradcheck\"
+$(GC_TESTS): $(BUILD)/tests/%: $(BUILD)/cairo/tests/%.o $(GC_LIB_OBJ) $(STATIC) | $(BUILD)/bin/mytorch-gradcheck
 	@mkdir -p $(@D)
 	$(CC) $(SAN) -o $@ $^ $(CHECK_FLAGS) $(GC_LIBS) $(LIB_LIBS)
 
@@ -138,22 +140,77 @@ _mnist: $(BUILD)/bin/mytorch-gradcheck $(BUILD)/bin/mytorch-mnist
 	$(BUILD)/bin/mytorch-gradcheck
 	$(BUILD)/bin/mytorch-mnist --no-gradcheck --data data/mnist --plot validation_accuracy.png --csv validation_accuracy.csv
 
-# Every suite under valgrind (CK_FORK=no so valgrind sees the tests themselves).
-_memcheck: $(TESTS)
-	@fail=0; for t in $(TESTS); do echo "== valgrind $$t"; \
-	  CK_FORK=no valgrind -q --leak-check=full --show-leak-kinds=definite,indirect \
-	    --errors-for-leak-kinds=definite,indirect \
-	    --error-exitcode=1 $$t >/dev/null || fail=1; done; \
-	if [ $$fail = 0 ]; then echo "memcheck: all suites clean"; else echo "memcheck: FAILED"; exit 1; fi
+# Every suite under valgrind (CK_FORK=no so valgrind sees the tests themselves), then a short
+# training run and the viewer drawing every step of an example without a window; the last line
+# names whatever was not clean.
+VALGRIND := valgrind -q --leak-check=full --show-leak-kinds=definite,indirect \
+            --errors-for-leak-kinds=definite,indirect --error-exitcode=1
+_memcheck: $(TESTS) $(BUILD)/bin/mytorch-mnist $(BUILD)/bin/mytorch-viewer
+	@failed=""; tmp=$$(mktemp -d); \
+	for t in $(TESTS); do echo "== valgrind $$t"; \
+	  CK_FORK=no $(VALGRIND) $$t >/dev/null || failed="$$failed $$t"; done; \
+	echo "== valgrind $(BUILD)/bin/mytorch-mnist --limit 2000 --epochs 1"; \
+	$(VALGRIND) $(BUILD)/bin/mytorch-mnist --data data/mnist --limit 2000 --epochs 1 --quiet \
+	  --plot $$tmp/accuracy.png --csv $$tmp/accuracy.csv >/dev/null || failed="$$failed mytorch-mnist"; \
+	echo "== valgrind $(BUILD)/bin/mytorch-viewer --example seed --frames DIR"; \
+	$(VALGRIND) $(BUILD)/bin/mytorch-viewer --example seed --frames $$tmp/frames >/dev/null || \
+	  failed="$$failed mytorch-viewer"; \
+	rm -rf $$tmp; \
+	if [ -z "$$failed" ]; then echo "memcheck: all clean"; else echo "memcheck: FAILED:$$failed"; exit 1; fi
 
-# AddressSanitizer build of the suites in a separate tree.
-asan: ensure-deps
-	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer" _test
+# AddressSanitizer and UBSan (stopping at the first error) in a tree of their own: every suite,
+# a short training run and the viewer drawing one step without a window. `asan` is the same.
+.PHONY: sanitize _sanitize fuzz _fuzz
+sanitize asan: ensure-deps
+	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer" _sanitize
+_sanitize: $(TESTS) $(BUILD)/bin/mytorch-mnist $(BUILD)/bin/mytorch-viewer
+	@export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  CK_TIMEOUT_MULTIPLIER=$${CK_TIMEOUT_MULTIPLIER:-4}; failed=""; tmp=$$(mktemp -d); \
+	for t in $(TESTS); do echo "== sanitize $$t"; $$t || failed="$$failed $$t"; done; \
+	echo "== sanitize $(BUILD)/bin/mytorch-mnist --limit 2000 --epochs 1"; \
+	$(BUILD)/bin/mytorch-mnist --data data/mnist --limit 2000 --epochs 1 --quiet \
+	  --plot $$tmp/accuracy.png --csv $$tmp/accuracy.csv || failed="$$failed mytorch-mnist"; \
+	if [ -x $(BUILD)/bin/mytorch-viewer ]; then \
+	  echo "== sanitize $(BUILD)/bin/mytorch-viewer --example seed --screenshot FILE --step 20"; \
+	  $(BUILD)/bin/mytorch-viewer --example seed --screenshot $$tmp/step20.png --step 20 || \
+	    failed="$$failed mytorch-viewer"; fi; \
+	rm -rf $$tmp; \
+	if [ -z "$$failed" ]; then echo "sanitize: all clean"; else echo "sanitize: FAILED:$$failed"; exit 1; fi
+
+# libFuzzer targets (clang; tests/fuzz/README.md): each runs FUZZ_SECONDS on its seeds
+# (tests/fuzz/corpus/T), its regression inputs and what earlier runs found (build-fuzz/corpus/T,
+# where new inputs go); a crash is saved as build-fuzz/fuzz/T-crash-* and stops the run.
+FUZZ_TARGETS := idx idx_gz npy trace
+FUZZ_SECONDS ?= 60
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+fuzz: ensure-deps
+	@echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { (void)d; (void)n; return 0; }' | \
+	  clang -x c -fsanitize=fuzzer -o /dev/null - 2>/dev/null || { echo "make fuzz needs clang" \
+	  "and its libFuzzer runtime: apt-get install clang libclang-rt-14-dev"; exit 1; }
+	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang OPT=-O1 SAN="-fsanitize=fuzzer-no-link $(FUZZ_SAN)" _fuzz
+_fuzz: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(BUILD)/corpus/$$t; dirs="$(BUILD)/corpus/$$t"; \
+	  for d in tests/fuzz/corpus/$$t tests/fuzz/regress/$$t; do [ -d $$d ] && dirs="$$dirs $$d"; done; \
+	  dict=""; [ -f tests/fuzz/$$t.dict ] && dict="-dict=tests/fuzz/$$t.dict"; \
+	  echo "== fuzz $$t for $(FUZZ_SECONDS) s (log: $(BUILD)/fuzz/$$t.log)"; \
+	  if $(BUILD)/fuzz/fuzz_$$t $$dict -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+	      -print_final_stats=1 -artifact_prefix=$(BUILD)/fuzz/$$t- $$dirs >$(BUILD)/fuzz/$$t.log 2>&1; \
+	  then grep -E '^#[0-9]+ +DONE|stat::number_of_executed_units' $(BUILD)/fuzz/$$t.log; \
+	  else tail -n 40 $(BUILD)/fuzz/$$t.log; echo "fuzz: $$t FAILED (the input is in $(BUILD)/fuzz/)"; \
+	    exit 1; fi; done
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_entry.h $(STATIC)
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(CFLAGS) -fsanitize=fuzzer $(FUZZ_SAN) $(CPPFLAGS_ALL) $(LIB_CFLAGS) -o $@ $< \
+	  $(STATIC) $(LIB_LIBS)
 
 BENCH_SRC := $(wildcard tests/bench/*.c)
-_bench: $(BUILD)/bench/bench $(BUILD)/bin/mytorch-mnist
+_bench: $(BUILD)/bench/bench $(BUILD)/bin/mytorch-mnist $(BUILD)/bin/mytorch-viewer
 	OPENBLAS_NUM_THREADS=1 $(BUILD)/bench/bench
 	@if [ -x tests/bench/bench_mnist.sh ]; then tests/bench/bench_mnist.sh $(BUILD)/bin/mytorch-mnist; fi
+	@echo "== the viewer at 1280x720 (targets: frame < 16 ms, layout of random:500 < 300 ms)"
+	@for ex in seed mnist-step random:500; do \
+	  $(BUILD)/bin/mytorch-viewer --example $$ex --bench --passes 3 --size 1280x720 || exit 1; done
 $(BUILD)/bench/bench: $(BENCH_SRC:%.c=$(BUILD)/cairo/%.o) $(STATIC)
 	@mkdir -p $(@D)
 	$(CC) -o $@ $^ $(LIB_LIBS)
