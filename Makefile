@@ -136,6 +136,13 @@ _test: $(TESTS) $(BUILD)/bin/mytorch-mnist $(BUILD)/bin/mytorch-viewer
 _gradcheck: $(BUILD)/bin/mytorch-gradcheck
 	$(BUILD)/bin/mytorch-gradcheck
 
+# The checker's own mutation score, not part of `make test`: every line of
+# tests/mutants/mutations.txt breaks a backward on purpose in a scratch copy of this tree,
+# and mytorch-gradcheck must catch it (about 90 s on 2 cores).
+.PHONY: mutants
+mutants: ensure-deps
+	/usr/bin/env python3 tests/mutants/mutants.py --jobs 2
+
 _mnist: $(BUILD)/bin/mytorch-gradcheck $(BUILD)/bin/mytorch-mnist
 	$(BUILD)/bin/mytorch-gradcheck
 	$(BUILD)/bin/mytorch-mnist --no-gradcheck --data data/mnist --plot validation_accuracy.png --csv validation_accuracy.csv
@@ -196,7 +203,7 @@ _fuzz: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 	  echo "== fuzz $$t for $(FUZZ_SECONDS) s (log: $(BUILD)/fuzz/$$t.log)"; \
 	  if $(BUILD)/fuzz/fuzz_$$t $$dict -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
 	      -print_final_stats=1 -artifact_prefix=$(BUILD)/fuzz/$$t- $$dirs >$(BUILD)/fuzz/$$t.log 2>&1; \
-	  then grep -E '^#[0-9]+ +DONE|stat::number_of_executed_units' $(BUILD)/fuzz/$$t.log; \
+	  then grep -a -E '^#[0-9]+ +DONE|stat::number_of_executed_units' $(BUILD)/fuzz/$$t.log; \
 	  else tail -n 40 $(BUILD)/fuzz/$$t.log; echo "fuzz: $$t FAILED (the input is in $(BUILD)/fuzz/)"; \
 	    exit 1; fi; done
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_entry.h $(STATIC)

@@ -19,8 +19,8 @@ void mt_gc_options_init(mt_gc_options *o)
 {
     memset(o, 0, sizeof *o);
     o->eps = MT_GC_DEFAULT_EPS;
-    o->atol = MT_GC_DEFAULT_ATOL;
-    o->rtol = MT_GC_DEFAULT_RTOL;
+    o->atol = MT_GC_TOL_OWN;
+    o->rtol = MT_GC_TOL_OWN;
     o->max_redraws = MT_GC_DEFAULT_REDRAWS;
     o->program = MT_GC_PROGRAM;
 }
@@ -45,6 +45,7 @@ const char *mt_gc_options_problem(const mt_gc_options *o, char *buf, size_t n)
 {
     const double values[] = { o->eps, o->atol, o->rtol };
     for (size_t k = 0; k < sizeof values / sizeof values[0]; k++) {
+        if (k > 0 && values[k] == MT_GC_TOL_OWN) continue;     /* atol, rtol: the function's */
         const char *why = mt_gc_option_accepts(option_ranges[k].flag, values[k]);
         if (why) {
             snprintf(buf, n, "%s is %g, outside %s", option_ranges[k].flag, values[k], why);
@@ -116,6 +117,31 @@ static double draw(mt_rng *rng, mt_domain d)
     return v;
 }
 
+/* A labels input of n elements with K = hi - lo classes: when n >= K, element j starts as class
+ * j mod K (so every class is there, each at least n / K times), then all are shuffled; when
+ * n < K, n distinct classes drawn at random. Either way a loss sees each class it can. */
+static void draw_labels(mt_rng *rng, mt_domain d, double *x, size_t n)
+{
+    uint64_t k = (uint64_t)(d.hi - d.lo);
+    if (n >= k) {
+        for (size_t j = 0; j < n; j++) x[j] = (double)(j % k);
+        for (size_t j = n; j > 1; j--) {                      /* Fisher-Yates */
+            size_t r = (size_t)mt_rng_below(rng, j);
+            double t = x[j - 1]; x[j - 1] = x[r]; x[r] = t;
+        }
+    } else {
+        for (size_t j = 0; j < n; j++) {                      /* redrawn until not taken */
+            bool taken;
+            do {
+                x[j] = (double)mt_rng_below(rng, k);
+                taken = false;
+                for (size_t q = 0; q < j; q++) taken |= x[q] == x[j];
+            } while (taken);
+        }
+    }
+    for (size_t j = 0; j < n; j++) x[j] += d.lo;
+}
+
 static const char *domain_problem(mt_domain d)
 {
     if (!isfinite(d.lo) || !isfinite(d.hi) || !isfinite(d.min_abs)) return "is not finite";
@@ -174,23 +200,34 @@ int gc_numeric_input(check *c, const mt_gc_func *f, double **x, const bool *diff
     int rc = 0;
     if (!outp || !outm) { c->oom = true; rc = -1; }
     for (size_t j = 0; j < n && rc == 0; j++) {
-        double v = x[i][j];
-        x[i][j] = v + h;
+        /* the steps actually taken, (v + h) - v and v - (v - h), which the rounding of v + h
+         * and v - h makes differ from h: dividing by them keeps a linear op exact */
+        double v = x[i][j], vp = v + h, vm = v - h;
+        x[i][j] = vp;
         rc = eval(c, f, x, diff, outp, NULL);
-        x[i][j] = v - h;
+        x[i][j] = vm;
         if (rc == 0) rc = eval(c, f, x, diff, outm, NULL);
         x[i][j] = v;
         if (rc) break;
-        double lp = dot(outp, c->R, c->nout), lm = dot(outm, c->R, c->nout);
-        g[j] = (lp - lm) / (2 * h);
-        if (fwd) fwd[j] = (lp - c->L0) / h;
-        if (bwd) bwd[j] = (c->L0 - lm) / h;
+        /* L(x+h) - L(x-h) as the sum of R times each output's own difference, not as the
+         * difference of two sums: an output that x[i][j] does not touch adds exactly 0, and
+         * the rounding of the others stays at their own size, not at L's */
+        double dc = 0, df = 0, db = 0;
+        for (size_t k = 0; k < c->nout; k++) {
+            dc += c->R[k] * (outp[k] - outm[k]);
+            df += c->R[k] * (outp[k] - c->out0[k]);
+            db += c->R[k] * (c->out0[k] - outm[k]);
+        }
+        double h2 = vp - vm, hf = vp - v, hb = v - vm;
+        g[j] = dc / h2;
+        if (fwd) fwd[j] = df / hf;
+        if (bwd) bwd[j] = db / hb;
         if (col >= 0 && c->use_jac) {
             size_t cj = (size_t)col + j;
             for (size_t k = 0; k < c->nout; k++) {
-                c->jn[k * c->ncols + cj] = (outp[k] - outm[k]) / (2 * h);
-                c->jf[k * c->ncols + cj] = (outp[k] - c->out0[k]) / h;
-                c->jb[k * c->ncols + cj] = (c->out0[k] - outm[k]) / h;
+                c->jn[k * c->ncols + cj] = (outp[k] - outm[k]) / h2;
+                c->jf[k * c->ncols + cj] = (outp[k] - c->out0[k]) / hf;
+                c->jb[k * c->ncols + cj] = (c->out0[k] - outm[k]) / hb;
             }
         }
     }
@@ -351,10 +388,12 @@ done:
 
 /* ---- one attempt at the current input point ------------------------------------------------- */
 
+/* On a kink: the one-sided differences jump (by more than MT_GC_KINK_*, not merely h times
+ * the curvature) and the analytical value lies between them. */
 static bool kink_at(double a, double fwd, double bwd, const mt_gc_options *o)
 {
     double big = fmax(fabs(fwd), fabs(bwd));
-    if (fabs(fwd - bwd) <= o->atol + o->rtol * big) return false;   /* smooth here */
+    if (fabs(fwd - bwd) <= MT_GC_KINK_ATOL + MT_GC_KINK_RTOL * big) return false;   /* smooth */
     double lo = fmin(fwd, bwd), hi = fmax(fwd, bwd), tol = o->atol + o->rtol * big;
     return a >= lo - tol && a <= hi + tol;
 }
@@ -366,6 +405,8 @@ static void attempt_reset(check *c)
     r->text[0] = '\0';
     r->diagnoses = 0;
     r->max_abs_err = r->max_rel_err = r->jac_max_abs_err = 0;
+    r->error = 0;
+    r->margin = INFINITY;
     r->where[0] = r->path[0] = '\0';
     c->err[0] = '\0';
 }
@@ -520,8 +561,35 @@ static size_t compare_jacobian(check *c, bool *kinked)
     return jac_bad;
 }
 
+/* One element compared: its error and its margin, kinks left out. */
+static void note_error(mt_gc_result *r, double a, double nu, const mt_gc_options *o)
+{
+    double e = fabs(a - nu), t = o->atol + o->rtol * fabs(nu);
+    if (e > r->error || isnan(e)) r->error = e;
+    if (isnan(e)) r->margin = 0;
+    else if (e > 0 && t / e < r->margin) r->margin = t / e;
+}
+
+/* The finite-difference error and the margin over every compared value off a kink. */
+static void measure_errors(check *c)
+{
+    for (int i = 0; i < c->f->nin; i++) {
+        if (!c->diff[i]) continue;
+        for (size_t j = 0; j < c->n[i]; j++) {
+            if (c->kink[i][j]) continue;
+            for (int q = 0; q < c->npaths; q++)
+                if (!c->paths[q].shape_bad[i]) note_error(c->r, c->paths[q].g[i][j], c->num[i][j], c->o);
+            if (!c->use_jac) continue;
+            size_t col = (size_t)c->col0[i] + j;
+            for (size_t k = 0; k < c->nout; k++)
+                note_error(c->r, c->ja[k * c->ncols + col], c->jn[k * c->ncols + col], c->o);
+        }
+    }
+}
+
 /* One attempt at the current input point: the output and R, both gradients, the comparisons,
- * then the explanation of what failed. Returns the status; text and diagnoses go to c->r. */
+ * the chain rule of local_grad, then the explanation of what failed. Returns the status; text
+ * and diagnoses go to c->r. */
 static mt_gc_status attempt(check *c)
 {
     attempt_reset(c);
@@ -538,14 +606,16 @@ static mt_gc_status attempt(check *c)
     bool kinked = false;
     bool fail = compare_gradient(c, &kinked);
     size_t jac_bad = compare_jacobian(c, &kinked);
+    measure_errors(c);
 
-    /* explain, in this order: L's gradient, the Jacobian, the structure */
+    /* explain, in this order: L's gradient, the Jacobian, the structure, the chain rule */
     if (fail) gc_explain_gradient(c);
     if (jac_bad) {
         gc_explain_jacobian(c, jac_bad, fail);
         fail = true;
     }
     if (gc_explain_structure(c)) fail = true;
+    if (!c->o->skip_local && gc_check_local(c)) fail = true;
     if (c->oom) { gc_say(c->r, "out of memory"); return MT_GC_FAIL; }
     if (fail) return MT_GC_FAIL;
     return kinked ? MT_GC_KINK : MT_GC_PASS;
@@ -633,8 +703,10 @@ static bool draw_inputs(check *c)
         }
     }
     if (c->oom) return false;
-    for (int i = 0; i < f->nin; i++)
-        for (size_t j = 0; j < c->n[i]; j++) c->x[i][j] = draw(&c->rng, f->domain[i]);
+    for (int i = 0; i < f->nin; i++) {
+        if (f->domain[i].labels) draw_labels(&c->rng, f->domain[i], c->x[i], c->n[i]);
+        else for (size_t j = 0; j < c->n[i]; j++) c->x[i][j] = draw(&c->rng, f->domain[i]);
+    }
     return true;
 }
 
@@ -698,11 +770,26 @@ static void check_free(check *c)
     free(c);
 }
 
-mt_gc_status mt_gc_check(const mt_gc_func *f, const mt_gc_options *o_in, mt_gc_result *r)
+/* The tolerance a check uses: the option's when it sets one, else f's own, else the default. */
+static double resolve_tol(double option, double own, double fallback)
 {
-    mt_gc_options defaults;
-    if (!o_in) { mt_gc_options_init(&defaults); o_in = &defaults; }
+    return option != MT_GC_TOL_OWN ? option : own > 0 ? own : fallback;
+}
+
+mt_gc_status mt_gc_check(const mt_gc_func *f, const mt_gc_options *o_given, mt_gc_result *r)
+{
+    mt_gc_options o_res;                 /* the options with f's tolerances resolved */
+    if (o_given) o_res = *o_given;
+    else mt_gc_options_init(&o_res);
+    const mt_gc_options *o_in = &o_res;
     memset(r, 0, sizeof *r);
+    r->margin = INFINITY;
+    if (!mt_gc_options_problem(&o_res, (char[8]){ 0 }, 8)) {
+        o_res.atol = resolve_tol(o_res.atol, f->tol.atol, MT_GC_DEFAULT_ATOL);
+        o_res.rtol = resolve_tol(o_res.rtol, f->tol.rtol, MT_GC_DEFAULT_RTOL);
+    }
+    r->atol = o_res.atol;
+    r->rtol = o_res.rtol;
     double t0 = now();
     check *c = calloc(1, sizeof *c);
     if (!c) { snprintf(r->text, sizeof r->text, "out of memory\n"); return r->status = MT_GC_FAIL; }

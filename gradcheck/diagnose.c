@@ -1,8 +1,9 @@
 /* diagnose.c: what a failure means. Once check.c has found that backward and the finite
  * differences disagree, this says where (the worst element, the paths that got it wrong, how
  * many elements differ) and looks for the mistake the numbers fit: a shape, zero, a flipped
- * sign, a transpose, a forgotten term of a tied input, a missing broadcast reduction, a
- * constant factor, a disagreement between the traversals or between the engine and the op;
+ * sign, a transpose, a forgotten term of a tied input, a missing or partial broadcast
+ * reduction, a constant factor or offset, an error confined to one interval of the input or
+ * to some labels, a disagreement between the traversals or between the engine and the op;
  * then a Jacobian that fails where L's gradient does not, and the structure checks. */
 #include "gradcheck_impl.h"
 
@@ -76,6 +77,65 @@ static void slice_str(mt_shape in, mt_shape out, size_t slice, char *buf, size_t
     if (len < n) snprintf(buf + len, n - len, "]");
 }
 
+/* The flat index of element fi of shape s with its index along dim e set to 0. */
+static size_t flat_at_0(mt_shape s, size_t fi, int e)
+{
+    size_t stride = 1;
+    for (int d = s.ndim - 1; d > e; d--) stride *= (size_t)s.dim[d];
+    size_t idx = (fi / stride) % (size_t)s.dim[e];
+    return fi - idx * stride;
+}
+
+/* A reduction that sums only part of the broadcast gradient G (of the output's shape) of input
+ * i, or into the wrong place: the first slab of the output along its dim 0 only (a loop that
+ * stops early), or everything into index 0 of one of the input's own dims (that dim's stride
+ * left out of the index). a is the analytical gradient; `want` is room for the input's
+ * elements. */
+static bool diagnose_partial_reduction(check *c, int i, const double *a, const double *G,
+                                       double *want)
+{
+    const mt_gc_func *f = c->f;
+    mt_shape in = f->shape[i], out = c->out_shape;
+    size_t nout = c->nout, nin = c->n[i];
+    char si[64], so[64];
+    if (out.ndim >= 1 && out.dim[0] > 1) {              /* the first slab along dim 0 only */
+        size_t slab = nout / (size_t)out.dim[0];
+        memset(want, 0, nin * sizeof *want);
+        for (size_t m = 0; m < slab; m++) {
+            size_t fi, sl;
+            bcast_map(in, out, m, &fi, &sl);
+            want[fi] += G[m];
+        }
+        if (all_close(a, want, 1.0, nin, c->o) && !all_close(a, c->num[i], 1.0, nin, c->o)) {
+            gc_say(c->r, "diagnosis: missing broadcast reduction: the analytical gradient of %s "
+                   "(shape %s) sums the broadcast gradient over the first slab of the output "
+                   "only, out[0,...], 1 of the %d along dim 0 of %s: a loop over the output "
+                   "that stops early", f->in_name[i], gc_shape_compact(in, si, sizeof si),
+                   out.dim[0], gc_shape_compact(out, so, sizeof so));
+            return true;
+        }
+    }
+    for (int e = 0; e < in.ndim; e++) {                 /* a stride left out of the index */
+        if (in.dim[e] < 2) continue;
+        memset(want, 0, nin * sizeof *want);
+        for (size_t m = 0; m < nout; m++) {
+            size_t fi, sl;
+            bcast_map(in, out, m, &fi, &sl);
+            want[flat_at_0(in, fi, e)] += G[m];
+        }
+        if (all_close(a, want, 1.0, nin, c->o) && max_abs(want, nin) > c->o->atol) {
+            gc_say(c->r, "diagnosis: broadcast reduction with a stride left out: the analytical "
+                   "gradient of %s (shape %s) holds the sum over all of its dim %d at index 0, "
+                   "and nothing at its other %d index%s: the stride of that dim is missing from "
+                   "the index it accumulates into", f->in_name[i],
+                   gc_shape_compact(in, si, sizeof si), e, in.dim[e] - 1,
+                   in.dim[e] > 2 ? "es" : "");
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Missing broadcast reduction: input i of an op case is broadcast to the output; the true
  * gradient is the sum over the broadcast dims of the gradient of the expanded input. Looks for
  * a = one slice of it, or a = the mean. Needs the op to accept the expanded shape. */
@@ -124,6 +184,7 @@ static bool diagnose_broadcast(check *c, int i, const double *a)
             found = true;
         }
     }
+    if (!found) found = diagnose_partial_reduction(c, i, a, G, slice);
     if (!found) {
         double *num = c->num[i];
         if (all_close(a, num, 1.0 / (double)count, nin, c->o) && max_abs(num, nin) > c->o->atol) {
@@ -256,6 +317,81 @@ out:
     return found;
 }
 
+/* Whether element j of input i fails on path p (a kink does not). */
+static bool element_bad(check *c, const path *p, int i, size_t j)
+{
+    return !c->kink[i][j] && !gc_close_to(p->g[i][j], c->num[i][j], c->o);
+}
+
+/* Wrong exactly where the input lies in one interval: a function of one differentiated input
+ * whose failing elements all lie in [lo, hi] and whose right ones all lie outside it, as a
+ * cut-off in the wrong place (relu's at 0.05) or a formula that holds on one side only
+ * (|a| for a) make. */
+static bool diagnose_range(check *c, const path *p, int i)
+{
+    const mt_gc_func *f = c->f;
+    int ndiff = 0;
+    for (int q = 0; q < f->nin; q++) ndiff += c->diff[q];
+    size_t n = c->n[i];
+    if (ndiff != 1 || n < 4) return false;
+    double lo = INFINITY, hi = -INFINITY;
+    size_t nbad = 0;
+    bool zero = true, flipped = true;
+    for (size_t j = 0; j < n; j++) {
+        if (!element_bad(c, p, i, j)) continue;
+        nbad++;
+        lo = fmin(lo, c->x[i][j]);
+        hi = fmax(hi, c->x[i][j]);
+        zero &= fabs(p->g[i][j]) <= c->o->atol;
+        flipped &= gc_close_to(p->g[i][j], -c->num[i][j], c->o);
+    }
+    if (nbad == 0 || nbad == n) return false;
+    for (size_t j = 0; j < n; j++)
+        if (!element_bad(c, p, i, j) && !c->kink[i][j] && c->x[i][j] >= lo && c->x[i][j] <= hi)
+            return false;
+    gc_say(c->r, "diagnosis: wrong exactly where %s lies in [%.4g, %.4g] (%zu of %zu elements; "
+           "every element outside is right)%s: a branch or a cut-off in the wrong place, or a "
+           "formula that holds on one side only", f->in_name[i], lo, hi, nbad, n,
+           zero ? "; there the analytical gradient is 0"
+           : flipped ? "; there its sign is flipped" : "");
+    return true;
+}
+
+/* Wrong exactly in the rows of some labels: input i is (N, C) next to a labels input of N
+ * classes, the rows with a failing element have labels that no right row has (a one-hot at
+ * the wrong class for those, a class index computed wrong). */
+static bool diagnose_labels(check *c, const path *p, int i)
+{
+    const mt_gc_func *f = c->f;
+    mt_shape s = f->shape[i];
+    int L = -1;
+    for (int q = 0; q < f->nin; q++)
+        if (f->domain[q].labels && f->shape[q].ndim == 1 && s.ndim == 2 &&
+            f->shape[q].dim[0] == s.dim[0])
+            L = q;
+    if (L < 0 || f->domain[L].hi - f->domain[L].lo > 64 || s.dim[0] < 2) return false;
+    uint64_t bad = 0, good = 0;
+    int cols = s.dim[1];
+    for (int r = 0; r < s.dim[0]; r++) {
+        bool row_bad = false;
+        for (int k = 0; k < cols; k++) row_bad |= element_bad(c, p, i, (size_t)r * cols + k);
+        uint64_t bit = 1ull << (unsigned)(c->x[L][r] - f->domain[L].lo);
+        if (row_bad) bad |= bit; else good |= bit;
+    }
+    if (!bad || !good || (bad & good)) return false;
+    char wrong[160] = "", right[160] = "";
+    for (int k = 0; k < 64; k++) {
+        char *dst = bad >> k & 1 ? wrong : good >> k & 1 ? right : NULL;
+        if (!dst) continue;
+        size_t len = strlen(dst);
+        snprintf(dst + len, 160 - len, "%s%g", len ? ", " : "", f->domain[L].lo + k);
+    }
+    gc_say(c->r, "diagnosis: wrong exactly in the rows of %s labelled %s (the rows labelled %s "
+           "are right): the one-hot term or the class index goes wrong for those classes",
+           f->in_name[i], wrong, right);
+    return true;
+}
+
 /* Explains why input i's gradient failed on path p. */
 static void diagnose_input(check *c, const path *p, int i)
 {
@@ -313,7 +449,21 @@ static void diagnose_input(check *c, const path *p, int i)
         r->factor = k;
         gc_say(r, "diagnosis: %soff by a constant factor: analytical = %.6g x numerical for every "
             "element of %s", explained ? "also " : "", k, nm);
+        explained = true;
     }
+    double d = 0;
+    for (size_t j = 0; j < n; j++) d += a[j] - num[j];
+    d /= (double)n;
+    bool offset = !explained && isfinite(d) && fabs(d) > o->atol;
+    for (size_t j = 0; j < n && offset; j++) offset = gc_close_to(a[j] - d, num[j], o);
+    if (offset) {
+        r->diagnoses |= MT_GC_DIAG_OFFSET;
+        gc_say(r, "diagnosis: off by a constant: analytical = numerical %+.3g for every element "
+            "of %s: a term that does not depend on grad_out", d, nm);
+        explained = true;
+    }
+    if (!explained && diagnose_range(c, p, i)) r->diagnoses |= MT_GC_DIAG_RANGE;
+    if (!explained && diagnose_labels(c, p, i)) r->diagnoses |= MT_GC_DIAG_LABELS;
 }
 
 /* ---- explaining a check's failures ------------------------------------------------------------ */

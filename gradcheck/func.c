@@ -29,9 +29,10 @@ void mt_gc_func_op(mt_gc_func *f, const mt_op *op, const mt_case *c)
         return;
     }
     f->nin = op->arity;
+    f->tol = op->tol;
     for (int k = 0; k < op->arity; k++) {
         snprintf(f->in_name[k], MT_GC_NAME_MAX, "%c", 'a' + k);
-        f->domain[k] = op->domain[k];
+        f->domain[k] = c && c->domain ? c->domain[k] : op->domain[k];
         if (c) f->shape[k] = c->in[k];
     }
     if (!op->forward || !op->backward) { f->defect = "the op has no forward or no backward"; return; }
@@ -47,9 +48,9 @@ void mt_gc_func_op_tied(mt_gc_func *f, const mt_op *op, const mt_case *c)
     mt_gc_func_op(f, op, c);
     if (f->defect) return;
     snprintf(f->case_name, MT_GC_NAME_MAX, "tied_%.*s", MT_GC_NAME_MAX - 6, c->name ? c->name : "");
-    mt_domain d = op->domain[0];
+    mt_domain d = f->domain[0];
     for (int k = 0; k < op->arity; k++) {
-        mt_domain e = op->domain[k];
+        mt_domain e = f->domain[k];          /* the case's, or the op's */
         if (!mt_shape_equal(c->in[k], c->in[0])) {
             f->defect = "a tied case needs every input of the same shape";
             return;

@@ -35,11 +35,21 @@
  * it); mt_gc_cases_default returns an array that mt_gc_cases_free releases; a mt_gc_result holds
  * Jacobians only when asked (keep_jacobians), released by mt_gc_result_free.
  *
+ * For an element-wise op with a local_grad (op.h), each check also verifies the registry's
+ * chain rule: backward must equal unbroadcast(grad_out * local_grad) at the same inputs and R
+ * (local.c), a failure reported like any other.
+ *
+ * Tolerances: each function has its own (an op's mt_op.tol, chosen from the measured
+ * finite-difference error of the correct op with a margin, see --measure-error), else the
+ * defaults below; options can replace them for every function (--atol, --rtol, or PyTorch's
+ * with --pytorch-tolerances).
+ *
  * Where each part lives: func.c builds the function under test, check.c checks it, diagnose.c
- * explains a failure, report.c prints a run (rows, JSON lines, Jacobians, re-run commands),
- * cases.c holds the default list (gradcheck_impl.h is what they share); local.c (local.h)
- * checks an op's local derivative against its backward. Drawing the heatmaps is apart, in
- * heatmap.h, so that this checker links without any drawing library. */
+ * explains a failure, local.c checks the chain rule of local_grad, report.c prints a run
+ * (rows, JSON lines, Jacobians, re-run and viewer commands), measure.c measures the
+ * finite-difference error over many seeds, cases.c holds the default list (gradcheck_impl.h is
+ * what they share). Drawing the heatmaps is apart, in heatmap.h, so that this checker links
+ * without any drawing library. */
 #ifndef MYTORCH_GRADCHECK_H
 #define MYTORCH_GRADCHECK_H
 
@@ -54,9 +64,34 @@
 #define MT_GC_NAME_MAX   64
 #define MT_GC_TEXT_MAX   4096
 
-#define MT_GC_DEFAULT_EPS  1e-6    /* torch.autograd.gradcheck's eps, atol and rtol */
-#define MT_GC_DEFAULT_ATOL 1e-5
-#define MT_GC_DEFAULT_RTOL 1e-3
+#define MT_GC_DEFAULT_EPS  1e-6    /* torch.autograd.gradcheck's step h */
+/* The tolerances of a function that has none of its own (modules, ops outside the registry,
+ * ops whose mt_op.tol is 0), |a - n| <= atol + rtol |n|. In double precision the central
+ * differences of every op and module here are within 5e-9 of backward over 200 seeds
+ * (--measure-error), so atol 1e-6 leaves a margin of at least 200x, and still fails a
+ * gradient off by 5e-6, or by 1e-4 relative wherever |n| > 0.01. rtol 1e-6 is 100 times
+ * below that relative mistake and far above the relative error measured. The registry's ops
+ * carry tighter ones of their own (mt_op.tol): the smallest 1, 2 or 5 times a power of ten
+ * that is MT_GC_MEASURE_MARGIN times the op's largest error, and no less than
+ * MT_GC_ATOL_FLOOR. */
+#define MT_GC_DEFAULT_ATOL 1e-6
+#define MT_GC_DEFAULT_RTOL 1e-6
+#define MT_GC_ATOL_FLOOR   1e-8   /* linear ops differ exactly: their error is ~1e-16 */
+/* torch.autograd.gradcheck's, for comparison (--pytorch-tolerances): made for single
+ * precision, ~10,000 times the finite-difference error in double, they let gradients off by
+ * 1e-4 relative or 5e-6 absolute pass. */
+#define MT_GC_PYTORCH_ATOL 1e-5
+#define MT_GC_PYTORCH_RTOL 1e-3
+/* mt_gc_options.atol / rtol: each function's own tolerance (the default options) */
+#define MT_GC_TOL_OWN (-1.0)
+/* A kink is a jump in the derivative: the one-sided differences differ by more than this
+ * (whatever the comparison's tolerances), which h times a smooth function's curvature never
+ * reaches in these domains; tighter, a small mistake could pass for a kink. */
+#define MT_GC_KINK_ATOL 1e-5
+#define MT_GC_KINK_RTOL 1e-3
+/* The chain-rule check (local.c): backward and grad_out * local_grad compute one product in
+ * two orders, so they agree to rounding: within this times the sum of |terms| per element. */
+#define MT_GC_LOCAL_RTOL 1e-10
 #define MT_GC_DEFAULT_REDRAWS 8
 #define MT_GC_PROGRAM "mytorch-gradcheck"   /* the re-run command's program when none is set */
 
@@ -83,6 +118,7 @@ typedef struct mt_gc_func {
     mt_shape   shape[MT_GC_MAX_INPUTS];
     mt_domain  domain[MT_GC_MAX_INPUTS];     /* labels inputs are drawn, never differentiated */
     mt_tensor *bound[MT_GC_MAX_INPUTS];      /* a tensor the function owns, or NULL */
+    mt_tol     tol;                          /* its own tolerances; a field 0: the default */
 
     /* an op case: op input k is function input use[k] (x * x: use = {0, 0}) */
     const mt_op *op;
@@ -98,7 +134,8 @@ typedef struct mt_gc_func {
 } mt_gc_func;
 
 /* op case c of op (c NULL: the op has no cases, which mt_gc_check reports as a failure). Works for
- * any mt_op, registered or not. Inputs are named a, b, c, d. */
+ * any mt_op, registered or not. Inputs are named a, b, c, d; their domains are the case's when
+ * it has its own (mt_case.domain), else the op's; the tolerances are the op's. */
 void mt_gc_func_op(mt_gc_func *f, const mt_op *op, const mt_case *c);
 /* The same op with one tensor x in every input slot (x * x, x @ x): checks that the gradients
  * through every use are summed. Shapes come from c, the domain is the intersection of the
@@ -123,10 +160,15 @@ typedef int (*mt_gc_heatmap_fn)(const char *path, const mt_gc_func *f,
                                 const struct mt_gc_result *r, char *err, size_t errlen);
 
 typedef struct mt_gc_options {
-    double      eps, atol, rtol;   /* MT_GC_DEFAULT_*; the ranges mt_gc_option_accepts gives */
+    double      eps;               /* MT_GC_DEFAULT_EPS; the range mt_gc_option_accepts gives */
+    double      atol, rtol;        /* MT_GC_TOL_OWN: each function's own tolerance (the default);
+                                      otherwise, in the range mt_gc_option_accepts gives, this
+                                      one for every function */
     uint64_t    seed;              /* 0; each function's inputs depend on it and its names only */
     int         max_redraws;       /* MT_GC_DEFAULT_REDRAWS */
     bool        keep_jacobians;    /* fill mt_gc_result.jac (mt_gc_run sets it for verbose/heatmap) */
+    bool        skip_local;        /* leave out the chain-rule check of local_grad, to see what
+                                      the finite differences catch alone (--no-local-grad) */
     bool        json, verbose;     /* mt_gc_run's output */
     const char *heatmap_dir;       /* mt_gc_run: a PNG per function there; NULL: none */
     mt_gc_heatmap_fn heatmap;      /* what draws those PNGs; NULL: heatmap_dir is refused, so
@@ -142,9 +184,9 @@ void mt_gc_options_init(mt_gc_options *o);
  * the accepted range and what the option is, as static text ("[1e-12, 0.1]: the step h of the
  * finite differences"). NaN and infinities are never accepted; an unknown flag accepts nothing. */
 const char *mt_gc_option_accepts(const char *flag, double v);
-/* NULL when o's eps, atol and rtol are all accepted; otherwise the first that is not, named by
- * its flag with its value and range, in buf. mt_gc_check refuses (FAIL, "cannot be checked")
- * options that are not accepted. */
+/* NULL when o's eps, atol and rtol are all accepted (atol and rtol may also be MT_GC_TOL_OWN);
+ * otherwise the first that is not, named by its flag with its value and range, in buf.
+ * mt_gc_check refuses (FAIL, "cannot be checked") options that are not accepted. */
 const char *mt_gc_options_problem(const mt_gc_options *o, char *buf, size_t n);
 
 typedef enum mt_gc_status { MT_GC_PASS, MT_GC_KINK, MT_GC_FAIL } mt_gc_status;
@@ -167,7 +209,12 @@ enum {
     MT_GC_DIAG_ENGINE     = 1u << 11,  /* the op's backward is right called directly, not through
                                        the engine */
     MT_GC_DIAG_NO_CASES   = 1u << 12,  /* the function cannot be checked (mt_gc_func.defect) */
-    MT_GC_DIAG_JACOBIAN   = 1u << 13   /* L's gradient agrees but some Jacobian entry does not */
+    MT_GC_DIAG_JACOBIAN   = 1u << 13,  /* L's gradient agrees but some Jacobian entry does not */
+    MT_GC_DIAG_LOCAL      = 1u << 14,  /* backward is not unbroadcast(grad_out * local_grad) */
+    MT_GC_DIAG_OFFSET     = 1u << 15,  /* analytical = numerical + d, d constant */
+    MT_GC_DIAG_RANGE      = 1u << 16,  /* wrong exactly where the input lies in one interval
+                                          (a branch or a cut-off in the wrong place) */
+    MT_GC_DIAG_LABELS     = 1u << 17   /* wrong exactly in the rows of some label values */
 };
 
 /* The Jacobians, when kept: nout rows (output elements, row-major) by ncols columns (the
@@ -188,6 +235,14 @@ typedef struct mt_gc_result {
     double    max_abs_err, max_rel_err; /* over L's gradient, every path; rel only where
                                            |numerical| > atol */
     double    jac_max_abs_err;      /* over the Jacobian entries */
+    double    atol, rtol;           /* the tolerances the check used */
+    double    error;                /* max |analytical - numerical| over L's gradient (every path)
+                                       and the Jacobian, elements on a kink left out: the
+                                       finite-difference error when backward is right */
+    double    margin;               /* min over the same of (atol + rtol |numerical|) /
+                                       |analytical - numerical|: how many times the error could
+                                       grow before the check fails (< 1: it failed; INFINITY
+                                       when every error is 0) */
     double    seconds;
     int       redraws;              /* input points redrawn because of kinks */
     unsigned  diagnoses;            /* MT_GC_DIAG_* */
@@ -214,6 +269,12 @@ const char *mt_gc_status_name(mt_gc_status s);            /* "PASS", "KINK", "FA
 char *mt_gc_rerun_command_new(const mt_gc_func *f, const mt_gc_options *o);
 char *mt_gc_rerun_command(const mt_gc_func *f, const mt_gc_options *o, char *buf, size_t n);
 
+/* The command that shows f's case step by step in the viewer, "mytorch-viewer --op mul --case
+ * same_3x4", the viewer named as o->program's directory would hold it; NULL when f is not a
+ * case of a registered op as the op declares it (modules and tied cases are not the viewer's)
+ * or when out of memory. The caller frees it. */
+char *mt_gc_watch_command_new(const mt_gc_func *f, const mt_gc_options *o);
+
 /* ---- running many: the command's output ------------------------------------------------------- */
 
 /* Checks each function, printing a row each (or a JSON object per line with o->json), the
@@ -236,6 +297,14 @@ char *mt_gc_heatmap_path(const char *dir, const mt_gc_func *f, char *buf, size_t
  * mt_gc_cases_free), or -1 when out of memory. */
 int  mt_gc_cases_default(mt_gc_func **out);
 void mt_gc_cases_free(mt_gc_func *fs, int n);
+
+/* Measures the finite-difference error of each function over `seeds` seeds (o->seed and on),
+ * with o's tolerances: a row per function (the largest error, the tolerance, the smallest
+ * margin, the failures), then a row per op or module: its largest error, the atol that would
+ * give a margin of MT_GC_MEASURE_MARGIN, and the margin of the one it has. Returns the number
+ * of functions that failed at some seed. */
+#define MT_GC_MEASURE_MARGIN 100.0
+int  mt_gc_measure(const mt_gc_func *fs, int n, const mt_gc_options *o, int seeds, FILE *out);
 
 /* Checks every default case with default options: for programs that want to refuse to run on
  * a broken library. Prints as mt_gc_run does, or, when quiet, only each failure in full with

@@ -6,7 +6,9 @@
  *   check.c     one check: inputs, backward along every path, finite differences, comparison,
  *               kinks, structure (mt_gc_check)
  *   diagnose.c  explains a failure: where, on which paths, and the mistake the numbers fit
- *   report.c    a run's output: rows, JSON lines, Jacobians, re-run commands (mt_gc_run) */
+ *   local.c     the chain rule of an op's local_grad against its backward
+ *   report.c    a run's output: rows, JSON lines, Jacobians, re-run commands (mt_gc_run)
+ *   measure.c   the finite-difference error over many seeds (mt_gc_measure) */
 #ifndef MYTORCH_GRADCHECK_IMPL_H
 #define MYTORCH_GRADCHECK_IMPL_H
 
@@ -124,6 +126,13 @@ void gc_explain_gradient(check *c);
 void gc_explain_jacobian(check *c, size_t jac_bad, bool gradient_failed);
 /* The structure checks of every path: says each that failed; true when one did. */
 bool gc_explain_structure(check *c);
+
+/* ---- local.c: the chain rule ------------------------------------------------------------------- */
+
+/* For an op function whose op has a local_grad: compares the first path's gradient (backward
+ * seeded with R) with unbroadcast(R * local_grad) at the check's inputs and output. Says what
+ * differs and returns true when it does; false when it agrees or there is no local_grad. */
+bool gc_check_local(check *c);
 
 /* ---- report.c: positions and shapes as text ----------------------------------------------------- */
 

@@ -19,7 +19,11 @@ static const char usage[] =
     "modules (Linear, ReLU, BatchNorm1d, CrossEntropyLoss, log_softmax, a small MLP), comparing\n"
     "backward (engine DFS and TOPO, and each op's backward called directly) with central\n"
     "differences, element by element and for the whole Jacobian. Prints a row per case and\n"
-    "'N passed, M failed'; a failure is explained below its row with the command that re-runs it.\n"
+    "'N passed, M failed'; a failure is explained below its row with the command that re-runs it\n"
+    "and, for an op's case, the one that shows it in the viewer. Ops with a local derivative\n"
+    "(local_grad) are also checked against it: backward = unbroadcast(grad_out * local_grad).\n"
+    "Each op is checked with its own tolerances (its mt_op.tol, chosen from the measured error\n"
+    "of its finite differences), modules with the defaults (atol 1e-6, rtol 1e-6).\n"
     "\n"
     "options:\n"
     "  --op PATTERN   only ops and modules whose name matches the glob (mul, 'nn.*', '*log*')\n"
@@ -27,11 +31,22 @@ static const char usage[] =
     "  --list         list the ops and cases (after --op and --case) and exit\n"
     "  --seed N       seed of the inputs and of R (default 0)\n"
     "  --eps X        finite-difference step h, in [1e-12, 0.1] (default 1e-6)\n"
-    "  --atol X       absolute tolerance, in [0, 1] (default 1e-5)\n"
-    "  --rtol X       relative tolerance, in [0, 1] (default 1e-3): pass when\n"
-    "                 |a - n| <= atol + rtol |n|\n"
+    "  --atol X       absolute tolerance for every case, in [0, 1] (default: each op's own)\n"
+    "  --rtol X       relative tolerance for every case, in [0, 1] (default: each op's own):\n"
+    "                 pass when |a - n| <= atol + rtol |n|\n"
+    "  --pytorch-tolerances\n"
+    "                 torch.autograd.gradcheck's atol 1e-5 and rtol 1e-3 for every case, for\n"
+    "                 comparison (--atol and --rtol still replace either)\n"
+    "  --no-local-grad\n"
+    "                 leave out the check of backward against local_grad (to see what the\n"
+    "                 finite differences catch on their own)\n"
+    "  --measure-error\n"
+    "                 measure the finite-difference error of each case over --seeds seeds and\n"
+    "                 the margin of each op's tolerance, instead of the pass/fail run\n"
+    "  --seeds N      with --measure-error: how many seeds, from --seed on (default 100)\n"
     "  --json         one JSON object per case per line on stdout ('N passed, M failed' on stderr)\n"
-    "  --verbose      print numerical and analytical Jacobians side by side for small cases\n"
+    "  --verbose      print each case's tolerance and margin, each op's margin, and the\n"
+    "                 numerical and analytical Jacobians side by side for small cases\n"
     "  --heatmap DIR  write DIR/<op>--<case>.png: the Jacobians and their difference as heatmaps\n"
     "  --help         this text\n"
     "\n"
@@ -107,7 +122,9 @@ int main(int argc, char **argv)
     mt_gc_options o;
     mt_gc_options_init(&o);
     const char *op_pattern = NULL, *case_pattern = NULL;
-    bool list = false;
+    bool list = false, measure = false, pytorch = false, seeds_given = false;
+    double atol = MT_GC_TOL_OWN, rtol = MT_GC_TOL_OWN;
+    uint64_t seeds = 100;
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -122,7 +139,7 @@ int main(int argc, char **argv)
         }
         bool takes = !strcmp(a, "--op") || !strcmp(a, "--case") || !strcmp(a, "--seed") ||
                      !strcmp(a, "--eps") || !strcmp(a, "--atol") || !strcmp(a, "--rtol") ||
-                     !strcmp(a, "--heatmap");
+                     !strcmp(a, "--heatmap") || !strcmp(a, "--seeds");
         if (takes && !val) {
             if (i + 1 >= argc) return bad_usage("%s needs a value", a);
             val = argv[++i];
@@ -133,6 +150,14 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--list")) list = true;
         else if (!strcmp(a, "--json")) o.json = true;
         else if (!strcmp(a, "--verbose")) o.verbose = true;
+        else if (!strcmp(a, "--pytorch-tolerances")) pytorch = true;
+        else if (!strcmp(a, "--measure-error")) measure = true;
+        else if (!strcmp(a, "--no-local-grad")) o.skip_local = true;
+        else if (!strcmp(a, "--seeds")) {
+            if (!parse_u64(val, &seeds) || seeds < 1 || seeds > 100000)
+                return bad_usage("--seeds: '%s' is not a whole number from 1 to 100000", val);
+            seeds_given = true;
+        }
         else if (!strcmp(a, "--op")) op_pattern = val;
         else if (!strcmp(a, "--case")) case_pattern = val;
         else if (!strcmp(a, "--heatmap")) {
@@ -144,13 +169,20 @@ int main(int argc, char **argv)
         } else if (!strcmp(a, "--eps")) {
             if (parse_option(a, val, &o.eps)) return 2;
         } else if (!strcmp(a, "--atol")) {
-            if (parse_option(a, val, &o.atol)) return 2;
+            if (parse_option(a, val, &atol)) return 2;
         } else if (!strcmp(a, "--rtol")) {
-            if (parse_option(a, val, &o.rtol)) return 2;
+            if (parse_option(a, val, &rtol)) return 2;
         } else {
             return bad_usage("unknown option '%s'", argv[i]);
         }
     }
+    if (seeds_given && !measure) return bad_usage("--seeds goes with --measure-error");
+    if (pytorch) {
+        o.atol = MT_GC_PYTORCH_ATOL;
+        o.rtol = MT_GC_PYTORCH_RTOL;
+    }
+    if (atol != MT_GC_TOL_OWN) o.atol = atol;
+    if (rtol != MT_GC_TOL_OWN) o.rtol = rtol;
     if (argv[0] && *argv[0]) o.program = argv[0];   /* the re-run hint names us as we were run */
     o.heatmap = mt_gc_heatmap_write;
 
@@ -183,6 +215,8 @@ int main(int argc, char **argv)
         rc = 2;
     } else if (list) {
         print_list(all, kept, stdout);
+    } else if (measure) {
+        rc = mt_gc_measure(all, kept, &o, (int)seeds, stdout) ? 1 : 0;
     } else {
         rc = mt_gc_run(all, kept, &o, stdout) ? 1 : 0;
     }

@@ -1,7 +1,8 @@
 /* report.c: the output of a run (mt_gc_run in gradcheck.h): a row per function with the details
- * of each failure and the command that re-runs it, or a JSON object per line (written with
- * cJSON, the one file of the checker that sees it), the Jacobians side by side with --verbose,
- * a heatmap per function through the drawing callback the caller gives, and the closing line. */
+ * of each failure, the command that re-runs it and the one that shows it in the viewer, or a
+ * JSON object per line (written with cJSON, the one file of the checker that sees it), the
+ * tolerances, margins and Jacobians with --verbose, a heatmap per function through the drawing
+ * callback the caller gives, and the closing line. */
 #include "gradcheck_impl.h"
 
 #include <cjson/cJSON.h>
@@ -132,8 +133,42 @@ char *mt_gc_rerun_command_new(const mt_gc_func *f, const mt_gc_options *o)
     text_add_quoted(&t, f->case_name);
     text_addf(&t, " --seed %llu", (unsigned long long)o->seed);
     if (o->eps != MT_GC_DEFAULT_EPS) text_addf(&t, " --eps %.17g", o->eps);
-    if (o->atol != MT_GC_DEFAULT_ATOL) text_addf(&t, " --atol %.17g", o->atol);
-    if (o->rtol != MT_GC_DEFAULT_RTOL) text_addf(&t, " --rtol %.17g", o->rtol);
+    if (o->atol == MT_GC_PYTORCH_ATOL && o->rtol == MT_GC_PYTORCH_RTOL) {
+        text_addf(&t, " --pytorch-tolerances");
+    } else {
+        if (o->atol != MT_GC_TOL_OWN) text_addf(&t, " --atol %.17g", o->atol);
+        if (o->rtol != MT_GC_TOL_OWN) text_addf(&t, " --rtol %.17g", o->rtol);
+    }
+    if (o->skip_local) text_addf(&t, " --no-local-grad");
+    return text_take(&t);
+}
+
+/* Whether f is a case of a registered op exactly as the op declares it: its own case, each
+ * input in its own slot (the viewer replays those, by op and case name). */
+static bool declared_op_case(const mt_gc_func *f)
+{
+    if (!f->op || !mt_op_registered(f->op) || f->nin != f->op->arity) return false;
+    for (int k = 0; k < f->op->arity; k++) if (f->use[k] != k) return false;
+    for (int k = 0; k < f->op->ncases; k++)
+        if (f->op->cases[k].name && strcmp(f->op->cases[k].name, f->case_name) == 0) return true;
+    return false;
+}
+
+char *mt_gc_watch_command_new(const mt_gc_func *f, const mt_gc_options *o)
+{
+    if (!declared_op_case(f)) return NULL;
+    const char *prog = o->program && *o->program ? o->program : MT_GC_PROGRAM;
+    const char *slash = strrchr(prog, '/');
+    text t = { 0 }, dir = { 0 };
+    if (slash) text_addf(&dir, "%.*s", (int)(slash - prog + 1), prog);   /* the same bin/ */
+    text_addf(&dir, "mytorch-viewer");
+    if (dir.oom) { free(dir.s); return NULL; }
+    text_add_word(&t, dir.s);
+    free(dir.s);
+    text_addf(&t, " --op ");
+    text_add_word(&t, f->name);
+    text_addf(&t, " --case ");
+    text_add_word(&t, f->case_name);
     return text_take(&t);
 }
 
@@ -170,6 +205,8 @@ static const struct { unsigned bit; const char *name; } diag_names[] = {
     { MT_GC_DIAG_OVERWRITE, "overwrite" },   { MT_GC_DIAG_SCALE, "scale" },
     { MT_GC_DIAG_TRAVERSAL, "traversal" },   { MT_GC_DIAG_ENGINE, "engine" },
     { MT_GC_DIAG_NO_CASES, "unchecked" },    { MT_GC_DIAG_JACOBIAN, "jacobian" },
+    { MT_GC_DIAG_LOCAL, "local_grad" },      { MT_GC_DIAG_OFFSET, "offset" },
+    { MT_GC_DIAG_RANGE, "input_range" },     { MT_GC_DIAG_LABELS, "labels" },
 };
 
 /* Adds v under key: the shortest decimal form that reads back as exactly v (cJSON's own
@@ -215,6 +252,8 @@ static cJSON *result_json(const mt_gc_func *f, const mt_gc_result *r, const mt_g
          json_add_real(j, "max_abs_err", r->max_abs_err) &&
          json_add_real(j, "max_rel_err", r->max_rel_err) &&
          json_add_real(j, "jacobian_max_abs_err", r->jac_max_abs_err) &&
+         json_add_real(j, "atol", r->atol) && json_add_real(j, "rtol", r->rtol) &&
+         json_add_real(j, "margin", r->margin) &&
          json_add_real(j, "seconds", r->seconds) &&
          cJSON_AddStringToObject(j, "status", mt_gc_status_name(r->status)) &&
          cJSON_AddNumberToObject(j, "redraws", r->redraws);
@@ -239,6 +278,9 @@ static cJSON *result_json(const mt_gc_func *f, const mt_gc_result *r, const mt_g
         char *cmd = mt_gc_rerun_command_new(f, o);
         ok = cmd && cJSON_AddStringToObject(j, "rerun", cmd);
         free(cmd);
+        char *watch = ok ? mt_gc_watch_command_new(f, o) : NULL;
+        if (watch) ok = cJSON_AddStringToObject(j, "watch", watch) != NULL;
+        free(watch);
     }
     if (!ok) { cJSON_Delete(j); return NULL; }
     return j;
@@ -294,6 +336,28 @@ static void print_jacobians(FILE *out, const mt_gc_func *f, const mt_gc_result *
     }
 }
 
+/* "1234x", "0.5x", "8.7e+09x", or "inf" when every error was 0. */
+static char *margin_str(double m, char *buf, size_t n)
+{
+    if (isinf(m)) snprintf(buf, n, "inf (no error at all)");
+    else if (m >= 100 && m < 1e7) snprintf(buf, n, "%.0fx", m);
+    else snprintf(buf, n, "%.3gx", m);
+    return buf;
+}
+
+/* The tolerances f was checked with, whose they are, and the margin of its worst error. */
+static void print_tolerance(FILE *out, const mt_gc_func *f, const mt_gc_result *r,
+                            const mt_gc_options *o)
+{
+    const char *whose = o->atol == MT_GC_PYTORCH_ATOL && o->rtol == MT_GC_PYTORCH_RTOL
+                      ? "PyTorch's"
+                      : o->atol != MT_GC_TOL_OWN || o->rtol != MT_GC_TOL_OWN ? "given"
+                      : f->tol.atol > 0 || f->tol.rtol > 0 ? "the op's own" : "the default";
+    char m[48];
+    fprintf(out, "    tolerance: atol %.3g, rtol %.3g (%s); largest error %.3g, margin %s\n",
+            r->atol, r->rtol, whose, r->error, margin_str(r->margin, m, sizeof m));
+}
+
 /* The widths of the columns op, case and inputs (at most 40) over fs. */
 typedef struct widths { int name, case_name, inputs; } widths;
 
@@ -331,7 +395,11 @@ static void print_row(FILE *out, widths w, const mt_gc_func *f, const mt_gc_resu
         char *cmd = mt_gc_rerun_command_new(f, o);
         fprintf(out, "    rerun: %s\n", cmd ? cmd : "(out of memory)");
         free(cmd);
+        char *watch = mt_gc_watch_command_new(f, o);
+        if (watch) fprintf(out, "    watch: %s\n", watch);
+        free(watch);
     }
+    if (o->verbose) print_tolerance(out, f, r, o);
     if (o->verbose && r->redraws)
         fprintf(out, "    (inputs redrawn %d time%s to move them off a kink)\n", r->redraws,
                 r->redraws > 1 ? "s" : "");
@@ -393,10 +461,14 @@ int mt_gc_run(const mt_gc_func *fs, int n, const mt_gc_options *o_in, FILE *out)
     if (!o.json)
         fprintf(out, "%-*s  %-*s  %-*s  %8s  %9s  %9s  %9s  %s\n", w.name, "op", w.case_name,
                 "case", w.inputs, "inputs", "elements", "max abs", "max rel", "time", "status");
+    /* with verbose: the smallest margin of each op (consecutive functions of one name) */
+    double op_margin = INFINITY, op_error = 0;
     for (int k = 0; k < n; k++) {
         const mt_gc_func *f = &fs[k];
         mt_gc_result r;
         mt_gc_check(f, &o, &r);
+        if (r.margin < op_margin) op_margin = r.margin;
+        if (r.error > op_error) op_error = r.error;
         if (!o.json) {
             print_row(out, w, f, &r, &o);
         } else if (print_json(out, f, &r, &o) < 0) {
@@ -408,6 +480,13 @@ int mt_gc_run(const mt_gc_func *fs, int n, const mt_gc_options *o_in, FILE *out)
         if (r.status == MT_GC_FAIL) failed++;
         else passed++;
         mt_gc_result_free(&r);
+        if (o.verbose && !o.json && (k + 1 == n || strcmp(fs[k + 1].name, f->name) != 0)) {
+            char m[48];
+            fprintf(out, "  %s: margin %s over its cases (largest error %.3g)\n", f->name,
+                    margin_str(op_margin, m, sizeof m), op_error);
+            op_margin = INFINITY;
+            op_error = 0;
+        }
         fflush(out);
     }
     fprintf(o.summary ? o.summary : o.json ? stderr : out, "%d passed, %d failed\n", passed, failed);
@@ -429,10 +508,13 @@ int mt_gc_check_all(FILE *out, bool quiet, int *ncases)
             mt_gc_result r;
             if (mt_gc_check(&fs[i], &o, &r) == MT_GC_FAIL) {
                 char *cmd = mt_gc_rerun_command_new(&fs[i], &o);
+                char *watch = mt_gc_watch_command_new(&fs[i], &o);
                 failed++;
                 fprintf(out, "gradcheck FAIL: %s [%s]\n%s  re-run: %s\n", fs[i].name,
                         fs[i].case_name, r.text, cmd ? cmd : "(out of memory)");
+                if (watch) fprintf(out, "  watch: %s\n", watch);
                 free(cmd);
+                free(watch);
             }
             mt_gc_result_free(&r);
         }

@@ -1,14 +1,15 @@
 /* test_gradcheck.c: the "gradcheck" suite. The checker must pass every registered op and module,
- * and must fail deliberately broken ops (defined here, outside the registry, so they are called
- * directly) with the diagnosis that names their mistake: sign flipped, missing broadcast
- * reduction, overwrite instead of accumulate, off by a factor, forgotten term, transposed.
- * The suite links the checker without any drawing library; what only the mytorch-gradcheck
- * command does (its flags, the heatmap PNGs) is checked by running the command. */
-#ifndef _XOPEN_SOURCE
-#define _XOPEN_SOURCE 700 /* mkdtemp, nftw */
-#endif
-
+ * at its own tolerances and at many seeds, and must fail deliberately broken ops (defined here,
+ * outside the registry, so they are called directly) with the diagnosis that names their
+ * mistake: sign flipped, missing broadcast reduction, overwrite instead of accumulate, off by
+ * a factor, forgotten term, transposed; and the registry's own ops broken in the ways that
+ * gradcheck once let through (a wrong branch for negative bases or for p = 1, a cut-off beside
+ * relu's kink, a one-hot at the wrong class, a reduction that stops early or drops a stride,
+ * errors of 1e-4 relative and 5e-6 absolute), each caught by its cases at the default seed,
+ * and a wrong local_grad caught by the chain-rule check. The suite links the checker without
+ * any drawing library; what only the mytorch-gradcheck command does is test_gradcheck_cli.c's. */
 #include "../gradcheck/gradcheck.h"
+#include "../gradcheck/local.h"
 
 #include <check.h>
 #include <cjson/cJSON.h>
@@ -17,17 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#define TEST_TMP_DIR "/tmp/mt_test_gradcheck_XXXXXX" /* tmp_setup makes one per test case */
 #include "test_util.h"
-
-/* The mytorch-gradcheck command of this build (the Makefile gives its path). */
-#ifndef MT_GC_BINARY
-#define MT_GC_BINARY MT_SOURCE_DIR "/build/bin/mytorch-gradcheck"
-#endif
 
 /* ---- ops, right and broken -------------------------------------------------------------------- */
 
@@ -174,16 +166,16 @@ static void abs_backward(const mt_ctx *ctx, const mt_tensor *g, mt_tensor *const
 }
 
 static const mt_case unary_cases[] = {
-    { "mat_3x4", { MT_DIMS(3, 4) }, { .scalar = 0 } },
+    { "mat_3x4", { MT_DIMS(3, 4) }, { .scalar = 0 }, NULL },
 };
 static const mt_case binary_cases[] = {
-    { "same_3x4", { MT_DIMS(3, 4), MT_DIMS(3, 4) }, { .scalar = 0 } },
+    { "same_3x4", { MT_DIMS(3, 4), MT_DIMS(3, 4) }, { .scalar = 0 }, NULL },
 };
 static const mt_case rows_cases[] = {
-    { "bcast_3x4_4", { MT_DIMS(3, 4), MT_DIMS(4) }, { .scalar = 0 } },
+    { "bcast_3x4_4", { MT_DIMS(3, 4), MT_DIMS(4) }, { .scalar = 0 }, NULL },
 };
 static const mt_case transpose_cases[] = {
-    { "2x3", { MT_DIMS(2, 3) }, { .scalar = 0 } },
+    { "2x3", { MT_DIMS(2, 3) }, { .scalar = 0 }, NULL },
 };
 
 #define UNARY(nm, fwd, bwd, lo, hi)                                                          \
@@ -682,91 +674,437 @@ START_TEST(options_out_of_range_should_be_refused_naming_the_flag_and_the_range)
 }
 END_TEST
 
-/* ---- the command -------------------------------------------------------------------------------- */
+/* ---- the registry's ops, broken the ways gradcheck once let through ---------------------------- */
 
-/* Runs the shell command line fmt, ... ("$GC" is the mytorch-gradcheck of this build) and
- * returns its exit status (-1 when it could not be run), with its stdout and stderr together
- * in *out (the caller frees). */
-static int run_shell(char **out, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
-static int run_shell(char **out, const char *fmt, ...)
+/* A copy of the registry's op `name` with its backward replaced, outside the registry (so it is
+ * called directly), without local_grad: what catches it is the finite differences alone. */
+static mt_op broken_copy(const char *name, const char *broken_name, mt_backward_fn backward)
 {
-    ck_assert_msg(access(MT_GC_BINARY, X_OK) == 0, "%s is not there: build it first (make)", MT_GC_BINARY);
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    const char *head = "GC='" MT_GC_BINARY "'; { ", *tail = "; } 2>&1";
-    size_t outlen, len;
-    char *cmd = malloc(strlen(head) + (size_t)n + strlen(tail) + 1);
-    strcpy(cmd, head);
-    va_start(ap, fmt);
-    vsnprintf(cmd + strlen(head), (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    strcat(cmd, tail);
-    FILE *p = popen(cmd, "r"), *text = open_memstream(out, &outlen);
-    free(cmd);
-    ck_assert(p && text);
-    char chunk[4096];
-    while ((len = fread(chunk, 1, sizeof chunk, p)) > 0) fwrite(chunk, 1, len, text);
-    fclose(text);
-    int status = pclose(p);
-    return status != -1 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    const mt_op *op = mt_op_find(name);
+    ck_assert_ptr_nonnull(op);
+    mt_op b = *op;
+    b.name = broken_name;
+    b.backward = backward;
+    b.local_grad = NULL;
+    return b;
 }
 
-START_TEST(command_should_refuse_a_tolerance_out_of_range_with_status_2)
+/* Checks every case of op at the default seed, as the gradcheck run does: returns how many
+ * fail, with case `name`'s result in *r (its Jacobians released). */
+static int check_cases(const mt_op *op, const char *name, mt_gc_result *r)
 {
-    const char *bad[][2] = {
-        { "--eps 0", "--eps: '0' is outside the accepted range [1e-12, 0.1]" },
-        { "--eps=0.5", "--eps: '0.5' is outside the accepted range [1e-12, 0.1]" },
-        { "--eps 1e-300", "--eps: '1e-300' is outside" },
-        { "--eps nan", "--eps: 'nan' is not a finite number (--eps accepts [1e-12, 0.1]" },
-        { "--atol -1", "--atol: '-1' is outside the accepted range [0, 1]" },
-        { "--atol inf", "--atol: 'inf' is not a finite number" },
-        { "--rtol 1e308", "--rtol: '1e308' is outside the accepted range [0, 1]" },
-        { "--rtol x", "--rtol: 'x' is not a finite number" },
-    };
-    char *out;
-    for (int k = 0; k < N_OF(bad); k++) {
-        int rc = run_shell(&out, "\"$GC\" %s", bad[k][0]);
-        ck_assert_msg(rc == 2, "%s: exit status %d\n%s", bad[k][0], rc, out);
-        ASSERT_ERR_HAS(out, bad[k][1]);
-        free(out);
+    int failed = 0;
+    bool found = false;
+    for (int k = 0; k < op->ncases; k++) {
+        mt_gc_func f;
+        mt_gc_result rk;
+        mt_gc_func_op(&f, op, &op->cases[k]);
+        failed += mt_gc_check(&f, NULL, &rk) == MT_GC_FAIL;
+        mt_gc_result_free(&rk);
+        if (strcmp(op->cases[k].name, name) == 0) { *r = rk; found = true; }
     }
-    ck_assert_int_eq(run_shell(&out, "\"$GC\" --eps 1e-5 --atol 1e-4 --rtol 0.01 --op neg --case vec_5"), 0);
-    free(out);
+    ck_assert_msg(found, "%s has no case %s", op->name, name);
+    return failed;
+}
+
+#define ASSERT_FAILS_WITH(r, bit)                                                             \
+    do {                                                                                      \
+        ck_assert_msg((r).status == MT_GC_FAIL, "expected FAIL, got %s\n%s",                  \
+                      mt_gc_status_name((r).status), (r).text);                               \
+        ASSERT_DIAGNOSIS(r, bit);                                                             \
+    } while (0)
+
+/* pow with |a|^(p - 1): right for a > 0 only */
+static void pow_backward_abs_base(const mt_ctx *ctx, const mt_tensor *g, mt_tensor *const *gin)
+{
+    const mt_tensor *a = ctx->saved[0];
+    double p = ctx->scalars[0];
+    if (p == 0.0) return;
+    for (size_t i = 0; i < g->numel; i++)
+        gin[0]->data[i] += g->data[i] * p * pow(fabs(a->data[i]), p - 1.0);
+}
+
+/* pow that takes p = 1 for a constant too */
+static void pow_backward_p1_zero(const mt_ctx *ctx, const mt_tensor *g, mt_tensor *const *gin)
+{
+    const mt_tensor *a = ctx->saved[0];
+    double p = ctx->scalars[0];
+    if (p == 0.0 || p == 1.0) return;
+    for (size_t i = 0; i < g->numel; i++)
+        gin[0]->data[i] += g->data[i] * p * pow(a->data[i], p - 1.0);
+}
+
+/* relu whose cut-off sits at 0.05, not at its kink */
+static void relu_backward_cutoff(const mt_ctx *ctx, const mt_tensor *g, mt_tensor *const *gin)
+{
+    const mt_tensor *out = ctx->saved[0];
+    for (size_t i = 0; i < g->numel; i++)
+        if (!(out->data[i] <= 0.05)) gin[0]->data[i] += g->data[i];
+}
+
+/* cross_entropy with its one-hot at label % 3 */
+static void cross_entropy_backward_mod3(const mt_ctx *ctx, const mt_tensor *go, mt_tensor *const *gin)
+{
+    const mt_tensor *prob = ctx->saved[0], *labels = ctx->saved[1];
+    int n = prob->shape.dim[0], c = prob->shape.dim[1];
+    double g = go->data[0] / n;
+    for (size_t k = 0; k < prob->numel; k++) gin[0]->data[k] += g * prob->data[k];
+    for (int i = 0; i < n; i++) gin[0]->data[(size_t)i * c + (size_t)labels->data[i] % 3] -= g;
+}
+
+/* dst += src summed over the dims dst was broadcast along, as src/broadcast.c does, broken in
+ * its 4-D loop (taken when something is broadcast) one of two ways: over the first slab of src
+ * along dim 0 only (first_slab), or with dim 0 left out of the index into dst. */
+static void unbroadcast_broken(mt_tensor *dst, const mt_tensor *src, bool first_slab)
+{
+    mt_shape s = dst->shape, o = src->shape;
+    bool broken = dst->numel != src->numel && o.ndim == 4;
+    size_t n = broken && first_slab ? src->numel / (size_t)o.dim[0] : src->numel;
+    for (size_t k = 0; k < n; k++) {
+        size_t idx = 0, stride = 1, m = k;
+        for (int d = o.ndim - 1, e = s.ndim - 1; d >= 0; d--, e--) {
+            size_t i = m % (size_t)o.dim[d];
+            m /= (size_t)o.dim[d];
+            if (e < 0) continue;
+            if (s.dim[e] != 1 && !(broken && !first_slab && d == 0)) idx += i * stride;
+            stride *= (size_t)s.dim[e];
+        }
+        dst->data[idx] += src->data[k];
+    }
+}
+
+static void add_backward_first_slab(const mt_ctx *ctx, const mt_tensor *g, mt_tensor *const *gin)
+{
+    (void)ctx;
+    for (int k = 0; k < 2; k++) if (gin[k]) unbroadcast_broken(gin[k], g, true);
+}
+
+static void add_backward_no_stride0(const mt_ctx *ctx, const mt_tensor *g, mt_tensor *const *gin)
+{
+    (void)ctx;
+    for (int k = 0; k < 2; k++) if (gin[k]) unbroadcast_broken(gin[k], g, false);
+}
+
+/* exp off by 1e-4 relative, and by 5e-6 absolute */
+static void exp_backward_rel(const mt_ctx *ctx, const mt_tensor *g, mt_tensor *const *gin)
+{
+    for (size_t i = 0; i < g->numel; i++) gin[0]->data[i] += 1.0001 * g->data[i] * ctx->saved[0]->data[i];
+}
+
+static void exp_backward_abs(const mt_ctx *ctx, const mt_tensor *g, mt_tensor *const *gin)
+{
+    for (size_t i = 0; i < g->numel; i++) gin[0]->data[i] += g->data[i] * ctx->saved[0]->data[i] + 5e-6;
+}
+
+START_TEST(pow_with_abs_of_the_base_should_fail_at_negative_bases)
+{
+    mt_op op = broken_copy("pow", "pow_abs_base", pow_backward_abs_base);
+    mt_gc_result r;
+    ck_assert_int_ge(check_cases(&op, "square_negative_5", &r), 2);
+    ASSERT_FAILS_WITH(r, MT_GC_DIAG_SIGN);              /* every base negative */
+    check_cases(&op, "square_3x4", &r);                 /* bases of both signs */
+    ASSERT_FAILS_WITH(r, MT_GC_DIAG_RANGE);
+    ASSERT_ERR_HAS(r.text, "diagnosis: wrong exactly where a lies in [-");
+    ASSERT_ERR_HAS(r.text, "there its sign is flipped");
+    check_cases(&op, "sqrt_3x4", &r);                   /* a > 0: right there */
+    ck_assert_int_eq(r.status, MT_GC_PASS);
 }
 END_TEST
 
-START_TEST(command_rerun_hint_should_name_the_program_as_it_was_run)
+START_TEST(pow_that_treats_p_1_as_a_constant_should_fail_at_p_1)
 {
-    char *out;
-    ck_assert_int_eq(run_shell(&out, "\"$GC\" --op add --case same_3x4 --atol 0 --rtol 0"), 1);
-    ASSERT_ERR_HAS(out, "rerun: " MT_GC_BINARY " --op 'add' --case 'same_3x4' --seed 0 --atol 0 --rtol 0\n");
-    free(out);
-    /* found through PATH, it is named as it was typed */
-    ck_assert_int_eq(run_shell(&out, "PATH=\"${GC%%/*}:$PATH\" mytorch-gradcheck --op add "
-                               "--case same_3x4 --atol 0 --rtol 0"), 1);
-    ASSERT_ERR_HAS(out, "\n    rerun: mytorch-gradcheck --op 'add' --case 'same_3x4' --seed 0");
-    free(out);
+    mt_op op = broken_copy("pow", "pow_p1_zero", pow_backward_p1_zero);
+    mt_gc_result r;
+    ck_assert_int_eq(check_cases(&op, "p1_3x4", &r), 1);
+    ASSERT_FAILS_WITH(r, MT_GC_DIAG_ZERO);
 }
 END_TEST
 
-/* Checks the PNG magic of the file at path. */
-static void assert_png(const char *path)
+START_TEST(relu_cut_off_beside_its_kink_should_fail_near_0)
 {
-    FILE *png = fopen(path, "rb");
-    ck_assert_msg(png != NULL, "no PNG at its path (%zu characters)", strlen(path));
-    unsigned char magic[8] = { 0 };
-    ck_assert_uint_eq(fread(magic, 1, 8, png), 8);
-    fclose(png);
-    ck_assert_int_eq(memcmp(magic, "\x89PNG\r\n\x1a\n", 8), 0);
+    mt_op op = broken_copy("relu", "relu_cutoff_0.05", relu_backward_cutoff);
+    mt_gc_result r;
+    ck_assert_int_ge(check_cases(&op, "near_0_6x5", &r), 1);
+    ASSERT_FAILS_WITH(r, MT_GC_DIAG_RANGE);
+    ASSERT_ERR_HAS(r.text, "there the analytical gradient is 0");
+    ck_assert_int_eq(r.redraws, 0);                     /* min_abs keeps h off the kink */
+}
+END_TEST
+
+START_TEST(cross_entropy_one_hot_at_the_wrong_class_should_fail_in_those_rows)
+{
+    mt_op op = broken_copy("cross_entropy", "cross_entropy_mod3", cross_entropy_backward_mod3);
+    mt_gc_result r;
+    ck_assert_int_ge(check_cases(&op, "6x5_every_class", &r), 1);
+    ASSERT_FAILS_WITH(r, MT_GC_DIAG_LABELS);
+    ASSERT_ERR_HAS(r.text, "rows of a labelled 3, 4 (the rows labelled 0, 1, 2 are right)");
+    check_cases(&op, "4x3", &r);                        /* C = 3: label % 3 is the label */
+    ck_assert_int_eq(r.status, MT_GC_PASS);
+}
+END_TEST
+
+START_TEST(unbroadcast_over_the_first_slab_only_should_fail_in_4d)
+{
+    mt_op op = broken_copy("add", "add_first_slab", add_backward_first_slab);
+    mt_gc_result r;
+    ck_assert_int_ge(check_cases(&op, "bcast_2x1x4x1_2x3x4x5", &r), 1);
+    ASSERT_FAILS_WITH(r, MT_GC_DIAG_BROADCAST);
+    ASSERT_ERR_HAS(r.text, "over the first slab of the output only");
+    check_cases(&op, "bcast_2x3x4x5_1", &r);
+    ASSERT_FAILS_WITH(r, MT_GC_DIAG_BROADCAST);
+    check_cases(&op, "bcast_2x3x4_3x1", &r);            /* fewer dims: the loop is right */
+    ck_assert_int_eq(r.status, MT_GC_PASS);
+}
+END_TEST
+
+START_TEST(unbroadcast_without_the_outermost_stride_should_fail_in_4d)
+{
+    mt_op op = broken_copy("add", "add_no_stride0", add_backward_no_stride0);
+    mt_gc_result r;
+    ck_assert_int_ge(check_cases(&op, "bcast_2x1x4x1_2x3x4x5", &r), 1);
+    ASSERT_FAILS_WITH(r, MT_GC_DIAG_BROADCAST);
+    ASSERT_ERR_HAS(r.text, "holds the sum over all of its dim 0 at index 0");
+}
+END_TEST
+
+START_TEST(tiny_errors_should_fail_the_defaults_and_pass_pytorchs_tolerances)
+{
+    mt_op rel = broken_copy("exp", "exp_rel_1e-4", exp_backward_rel);
+    mt_op abs_ = broken_copy("exp", "exp_abs_5e-6", exp_backward_abs);
+    mt_gc_result r;
+    ck_assert_int_eq(check_cases(&rel, "mat_3x4", &r), rel.ncases);
+    ASSERT_FAILS_WITH(r, MT_GC_DIAG_FACTOR);
+    ck_assert_double_eq_tol(r.factor, 1.0001, 1e-7);
+    ck_assert_int_eq(check_cases(&abs_, "mat_3x4", &r), abs_.ncases);
+    ASSERT_FAILS_WITH(r, MT_GC_DIAG_OFFSET);
+    ASSERT_DIAGNOSIS(r, MT_GC_DIAG_SCALE);              /* a zero seed gives 5e-6 */
+    ASSERT_ERR_HAS(r.text, "analytical = numerical +5e-06 for every element of a");
+
+    /* why the defaults changed: PyTorch's tolerances, made for single precision, pass both */
+    mt_gc_options o;
+    mt_gc_options_init(&o);
+    o.atol = MT_GC_PYTORCH_ATOL;
+    o.rtol = MT_GC_PYTORCH_RTOL;
+    const mt_op *ops[] = { &rel, &abs_ };
+    for (int k = 0; k < 2; k++) {
+        mt_gc_func f;
+        mt_gc_func_op(&f, ops[k], &ops[k]->cases[1]);
+        ck_assert_int_eq(mt_gc_check(&f, &o, &r), MT_GC_PASS);
+        mt_gc_result_free(&r);
+    }
+}
+END_TEST
+
+/* ---- the chain rule of local_grad ------------------------------------------------------------- */
+
+static double mul_local_grad_swapped(const mt_op_args *args, int input, const double *x, double y)
+{
+    (void)args; (void)y;
+    return input == 0 ? x[0] : x[1];                    /* d(a b)/da is b, not a */
 }
 
-START_TEST(heatmap_should_write_a_png)
+START_TEST(a_wrong_local_grad_should_fail_the_chain_rule_check)
+{
+    mt_op op = *mt_op_find("mul");
+    op.name = "mul_wrong_local_grad";
+    op.local_grad = mul_local_grad_swapped;
+    mt_gc_func f;
+    mt_gc_func_op(&f, &op, &op.cases[0]);
+    mt_gc_result r;
+    ck_assert_int_eq(mt_gc_check(&f, NULL, &r), MT_GC_FAIL);
+    mt_gc_result_free(&r);
+    ck_assert_uint_eq(r.diagnoses, MT_GC_DIAG_LOCAL);   /* backward itself is right */
+    ASSERT_ERR_HAS(r.text, "local_grad: a[");
+    ASSERT_ERR_HAS(r.text, "grad_out * local_grad (\"b\") summed over the broadcast gives");
+    ASSERT_ERR_HAS(r.text, "a: 12 of 12 elements differ from the chain rule");
+    ASSERT_ERR_HAS(r.text, "the finite differences agree with backward, so local_grad is the one "
+                           "that is wrong");
+    ck_assert_msg(r.where[0] == 'a' && r.where[1] == '[', "where: %s", r.where);
+
+    /* without the check it passes: only the chain rule sees it */
+    mt_gc_options o;
+    mt_gc_options_init(&o);
+    o.skip_local = true;
+    ck_assert_int_eq(mt_gc_check(&f, &o, &r), MT_GC_PASS);
+    mt_gc_result_free(&r);
+
+    /* and on its own, as mt_gc_check_local */
+    char msg[512];
+    ck_assert_int_eq(mt_gc_check_local(&op, &op.cases[2], 3, 1e-10, msg, sizeof msg), -1);
+    ASSERT_ERR_HAS(msg, "mul_wrong_local_grad bcast_3x1_1x4: input 0 element");
+    const mt_op *mul = mt_op_find("mul");
+    for (int k = 0; k < mul->ncases; k++)
+        ck_assert_int_eq(mt_gc_check_local(mul, &mul->cases[k], 3, 1e-10, msg, sizeof msg), 0);
+}
+END_TEST
+
+START_TEST(a_wrong_backward_should_fail_the_chain_rule_check_too_and_be_named)
+{
+    mt_op op = *mt_op_find("exp");
+    op.name = "exp_rel_1e-4";
+    op.backward = exp_backward_rel;                     /* local_grad kept */
+    mt_gc_func f;
+    mt_gc_func_op(&f, &op, &op.cases[1]);
+    mt_gc_result r;
+    ck_assert_int_eq(mt_gc_check(&f, NULL, &r), MT_GC_FAIL);
+    mt_gc_result_free(&r);
+    ASSERT_DIAGNOSIS(r, MT_GC_DIAG_LOCAL);
+    ASSERT_DIAGNOSIS(r, MT_GC_DIAG_FACTOR);
+    ASSERT_ERR_HAS(r.text, "the finite differences agree with local_grad, so backward is the one "
+                           "that is wrong");
+}
+END_TEST
+
+/* ---- tolerances, cases, labels, seeds ---------------------------------------------------------- */
+
+START_TEST(every_registered_op_and_module_should_pass_with_its_margin_at_20_seeds)
+{
+    mt_gc_func *fs;
+    int n = mt_gc_cases_default(&fs);
+    ck_assert_int_gt(n, 0);
+    mt_gc_options o;
+    mt_gc_options_init(&o);
+    o.seed = (uint64_t)_i;
+    for (int i = 0; i < n; i++) {
+        mt_gc_result r;
+        mt_gc_status s = mt_gc_check(&fs[i], &o, &r);
+        ck_assert_msg(s != MT_GC_FAIL, "seed %d, %s %s: %s\n%s", _i, fs[i].name,
+                      fs[i].case_name, mt_gc_status_name(s), r.text);
+        /* each op's atol was chosen as >= 100x its largest error over 200 seeds */
+        ck_assert_msg(r.margin >= MT_GC_MEASURE_MARGIN, "seed %d, %s %s: margin %g (error %g)",
+                      _i, fs[i].name, fs[i].case_name, r.margin, r.error);
+        mt_gc_result_free(&r);
+    }
+    mt_gc_cases_free(fs, n);
+}
+END_TEST
+
+START_TEST(tolerances_should_be_the_ops_own_unless_the_options_replace_them)
+{
+    const mt_op *exp_op = mt_op_find("exp");
+    mt_gc_func f;
+    mt_gc_func_op(&f, exp_op, &exp_op->cases[0]);
+    mt_gc_options o;
+    mt_gc_options_init(&o);
+    ck_assert(o.atol == MT_GC_TOL_OWN && o.rtol == MT_GC_TOL_OWN);
+    char buf[160];
+    ck_assert_ptr_null(mt_gc_options_problem(&o, buf, sizeof buf));
+    mt_gc_result r;
+    mt_gc_check(&f, &o, &r);
+    ck_assert_double_eq(r.atol, exp_op->tol.atol);
+    ck_assert_double_eq(r.rtol, exp_op->tol.rtol);
+    o.atol = 1e-3;                                      /* one replaced, the other the op's */
+    mt_gc_check(&f, &o, &r);
+    ck_assert_double_eq(r.atol, 1e-3);
+    ck_assert_double_eq(r.rtol, exp_op->tol.rtol);
+    mt_gc_func_op(&f, &exp_ok, &exp_ok.cases[0]);       /* an op with none: the defaults */
+    o.atol = MT_GC_TOL_OWN;
+    mt_gc_check(&f, &o, &r);
+    ck_assert_double_eq(r.atol, MT_GC_DEFAULT_ATOL);
+    ck_assert_double_eq(r.rtol, MT_GC_DEFAULT_RTOL);
+    mt_gc_result_free(&r);
+
+    /* every op of the registry has its own, between the floor and the default */
+    for (int i = 0; i < mt_op_count(); i++) {
+        const mt_op *op = mt_op_at(i);
+        ck_assert_msg(op->tol.atol >= MT_GC_ATOL_FLOOR && op->tol.atol <= MT_GC_DEFAULT_ATOL &&
+                      op->tol.rtol > 0 && op->tol.rtol <= MT_GC_DEFAULT_RTOL,
+                      "%s: atol %g, rtol %g", op->name, op->tol.atol, op->tol.rtol);
+    }
+}
+END_TEST
+
+START_TEST(rerun_and_watch_commands_should_carry_what_reproduces_the_case)
+{
+    mt_gc_func f;
+    const mt_op *mul = mt_op_find("mul");
+    mt_gc_func_op(&f, mul, &mul->cases[1]);
+    mt_gc_options o;
+    mt_gc_options_init(&o);
+    o.atol = MT_GC_PYTORCH_ATOL;
+    o.rtol = MT_GC_PYTORCH_RTOL;
+    o.skip_local = true;
+    char buf[256];
+    ck_assert_str_eq(mt_gc_rerun_command(&f, &o, buf, sizeof buf),
+                     "mytorch-gradcheck --op 'mul' --case 'bcast_3x4_4' --seed 0 "
+                     "--pytorch-tolerances --no-local-grad");
+    char *w = mt_gc_watch_command_new(&f, &o);
+    ck_assert_str_eq(w, "mytorch-viewer --op mul --case bcast_3x4_4");
+    free(w);
+    o.program = "build/bin/mytorch-gradcheck";          /* the viewer beside the checker */
+    w = mt_gc_watch_command_new(&f, &o);
+    ck_assert_str_eq(w, "build/bin/mytorch-viewer --op mul --case bcast_3x4_4");
+    free(w);
+    /* neither a tied case, nor an op outside the registry, nor a module is the viewer's */
+    mt_gc_func_op_tied(&f, mul, &mul->cases[0]);
+    ck_assert_ptr_null(mt_gc_watch_command_new(&f, &o));
+    mt_gc_func_op(&f, &exp_ok, &exp_ok.cases[0]);
+    ck_assert_ptr_null(mt_gc_watch_command_new(&f, &o));
+    mt_gc_func *fs;
+    int n = mt_gc_cases_default(&fs);
+    ck_assert_str_eq(fs[n - 1].name, "nn.functional.log_softmax");
+    ck_assert_ptr_null(mt_gc_watch_command_new(&fs[n - 1], &o));
+    mt_gc_cases_free(fs, n);
+}
+END_TEST
+
+START_TEST(a_case_domain_should_replace_the_ops_for_that_case_only)
+{
+    const mt_op *pow_op = mt_op_find("pow");
+    mt_gc_func f;
+    for (int k = 0; k < pow_op->ncases; k++) {
+        const mt_case *c = &pow_op->cases[k];
+        mt_gc_func_op(&f, pow_op, c);
+        mt_domain want = c->domain ? c->domain[0] : pow_op->domain[0];
+        ck_assert_double_eq(f.domain[0].lo, want.lo);
+        ck_assert_double_eq(f.domain[0].hi, want.hi);
+        ck_assert_double_eq(f.domain[0].min_abs, want.min_abs);
+        if (!strcmp(c->name, "square_negative_5")) ck_assert_double_eq(f.domain[0].hi, -0.5);
+        if (!strcmp(c->name, "sqrt_3x4")) ck_assert_double_eq(f.domain[0].lo, 0.5);
+    }
+}
+END_TEST
+
+/* A graph function that keeps the labels it was given. */
+static double spied_labels[16];
+static mt_tensor *labels_spy_forward(void *self, mt_tensor *const *in)
+{
+    (void)self;
+    memcpy(spied_labels, in[1]->data, in[1]->numel * sizeof(double));
+    return mt_cross_entropy(in[0], in[1]);
+}
+
+START_TEST(labels_should_cover_every_class_when_there_are_enough)
+{
+    const struct { int n, c; } sizes[] = { { 7, 5 }, { 5, 5 }, { 3, 5 } };
+    for (int s = 0; s < N_OF(sizes); s++)
+        for (uint64_t seed = 0; seed < 10; seed++) {
+            int n = sizes[s].n, c = sizes[s].c;
+            mt_gc_func f;
+            mt_gc_func_graph(&f, "labels_spy", "case", labels_spy_forward, NULL, NULL);
+            mt_gc_func_add_input(&f, "logits", MT_SHAPE(n, c), (mt_domain){ -1, 1, 0, false }, NULL);
+            mt_gc_func_add_input(&f, "labels", MT_SHAPE(n), (mt_domain){ 0, c, 0, true }, NULL);
+            mt_gc_options o;
+            mt_gc_options_init(&o);
+            o.seed = seed;
+            mt_gc_result r;
+            ck_assert_int_ne(mt_gc_check(&f, &o, &r), MT_GC_FAIL);
+            mt_gc_result_free(&r);
+            int count[16] = { 0 };
+            for (int i = 0; i < n; i++) {
+                double v = spied_labels[i];
+                ck_assert(v >= 0 && v < c && v == floor(v));
+                count[(int)v]++;
+            }
+            for (int k = 0; k < c; k++)             /* n >= c: each class; n < c: distinct */
+                ck_assert_msg(n >= c ? count[k] >= n / c : count[k] <= 1,
+                              "n %d, c %d, seed %d: class %d drawn %d times", n, c, (int)seed, k,
+                              count[k]);
+        }
+}
+END_TEST
+
+START_TEST(keep_jacobians_should_hold_both_jacobians)
 {
     mt_gc_func f;
     mt_gc_func_op(&f, &transpose_flat, &transpose_flat.cases[0]);
@@ -779,50 +1117,96 @@ START_TEST(heatmap_should_write_a_png)
     ck_assert_uint_eq(r.jac.nout, 6);
     ck_assert_uint_eq(r.jac.ncols, 6);
     mt_gc_result_free(&r);
-
-    /* the PNG itself comes from the command, the one program that draws */
-    const mt_op *transpose = mt_op_find("transpose");
-    mt_gc_func_op(&f, transpose, &transpose->cases[0]);
-    char path[512], *out;
-    ck_assert_ptr_nonnull(mt_gc_heatmap_path(g_tmp, &f, path, sizeof path));
-    ck_assert_msg(run_shell(&out, "\"$GC\" --op transpose --case '%s' --heatmap '%s'", f.case_name,
-                            g_tmp) == 0, "%s", out);
-    free(out);
-    assert_png(path);
 }
 END_TEST
 
-START_TEST(heatmap_in_a_very_long_directory_should_be_written_whole_or_refused)
+/* How many times text occurs in s. (Not inlined: GCC 12 takes a string that open_memstream
+ * filled for a pointer to the stack once this is inlined, and warns.) */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static int count_of(const char *s, const char *text)
 {
-    /* g_tmp/aaa.../fff...: over 1,100 characters, each part short enough to exist */
-    char dir[2048], far[6144], small[64], *out;
-    snprintf(dir, sizeof dir, "%s", g_tmp);
-    for (int k = 0; k < 6; k++) {
-        size_t len = strlen(dir);
-        dir[len] = '/';
-        memset(dir + len + 1, 'a' + k, 180);
-        dir[len + 181] = '\0';
-        ck_assert_int_eq(mkdir(dir, 0700), 0);
-    }
-    ck_assert_uint_gt(strlen(dir), 1100);
-    mt_gc_func f;
-    const mt_op *transpose = mt_op_find("transpose");
-    mt_gc_func_op(&f, transpose, &transpose->cases[0]);
-    char *path = mt_gc_heatmap_path_new(dir, &f);
-    ck_assert_ptr_null(mt_gc_heatmap_path(dir, &f, small, sizeof small));   /* never cut short */
-    ck_assert_msg(run_shell(&out, "\"$GC\" --op transpose --case '%s' --heatmap '%s'", f.case_name,
-                            dir) == 0, "%s", out);
-    free(out);
-    assert_png(path);
-    free(path);
+    int n = 0;
+    for (const char *p = strstr(s, text); p; p = strstr(p + 1, text)) n++;
+    return n;
+}
 
-    /* past PATH_MAX the directory cannot be made: a message and a failing status */
-    snprintf(far, sizeof far, "%s", dir);
-    while (strlen(far) < 4500) strcat(far, "/zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz");
-    int rc = run_shell(&out, "\"$GC\" --op transpose --case '%s' --heatmap '%s'", f.case_name, far);
-    ck_assert_msg(rc == 1, "exit status %d:\n%s", rc, out);
-    ASSERT_ERR_HAS(out, "cannot create the heatmap directory");
-    free(out);
+START_TEST(verbose_run_should_print_each_tolerance_and_each_ops_margin)
+{
+    const mt_op *neg = mt_op_find("neg"), *exp_op = mt_op_find("exp");
+    mt_gc_func fs[3];
+    mt_gc_func_op(&fs[0], neg, &neg->cases[0]);
+    mt_gc_func_op(&fs[1], neg, &neg->cases[1]);
+    mt_gc_func_op(&fs[2], exp_op, &exp_op->cases[0]);
+    mt_gc_options o;
+    mt_gc_options_init(&o);
+    o.verbose = true;
+    int failed;
+    char *s = run_to_string(fs, 3, &o, &failed);
+    ck_assert_int_eq(failed, 0);
+    ASSERT_ERR_HAS(s, "    tolerance: atol 1e-08, rtol 1e-06 (the op's own); largest error ");
+    ASSERT_ERR_HAS(s, "\n  neg: margin ");
+    ASSERT_ERR_HAS(s, "\n  exp: margin ");
+    ck_assert_int_eq(count_of(s, "\n  neg: margin "), 1);  /* once, after both of neg's cases */
+    free(s);
+}
+END_TEST
+
+START_TEST(a_failing_op_case_should_say_how_to_watch_it_in_the_viewer)
+{
+    const mt_op *add = mt_op_find("add");
+    mt_gc_func f;
+    mt_gc_func_op(&f, add, &add->cases[0]);
+    mt_gc_options o;
+    mt_gc_options_init(&o);
+    o.atol = o.rtol = 0;                                /* any rounding fails */
+    o.seed = 2;
+    int failed;
+    char *s = run_to_string(&f, 1, &o, &failed);
+    ck_assert_int_eq(failed, 1);
+    ASSERT_ERR_HAS(s, "    rerun: mytorch-gradcheck --op 'add' --case 'same_3x4' --seed 2 --atol 0 "
+                      "--rtol 0\n    watch: mytorch-viewer --op add --case same_3x4\n");
+    free(s);
+    o.json = true;
+    o.summary = tmpfile();
+    s = run_to_string(&f, 1, &o, &failed);
+    fclose(o.summary);
+    cJSON *j = cJSON_Parse(s);
+    ck_assert_msg(j != NULL, "%s", s);
+    ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(j, "watch")->valuestring,
+                     "mytorch-viewer --op add --case same_3x4");
+    ck_assert_double_eq(cJSON_GetObjectItemCaseSensitive(j, "atol")->valuedouble, 0);
+    ck_assert(cJSON_GetObjectItemCaseSensitive(j, "margin") != NULL);
+    cJSON_Delete(j);
+    free(s);
+}
+END_TEST
+
+START_TEST(measure_should_report_each_case_and_each_op)
+{
+    const mt_op *exp_op = mt_op_find("exp");
+    mt_gc_func fs[3];
+    for (int k = 0; k < 3; k++) mt_gc_func_op(&fs[k], exp_op, &exp_op->cases[k]);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&buf, &len);
+    ck_assert_int_eq(mt_gc_measure(fs, 3, NULL, 4, out), 0);
+    fclose(out);
+    ASSERT_ERR_HAS(buf, "over 4 seeds from 0");
+    ASSERT_ERR_HAS(buf, "\nexp                         mat_3x4 ");
+    ASSERT_ERR_HAS(buf, "\nper op: ");
+    ASSERT_ERR_HAS(buf, "\nexp                          ");
+    ASSERT_ERR_HAS(buf, "\n0 of 3 functions failed at some seed\n");
+    free(buf);
+    /* a broken op fails at every seed */
+    mt_op rel = broken_copy("exp", "exp_rel_1e-4", exp_backward_rel);
+    mt_gc_func_op(&fs[0], &rel, &rel.cases[0]);
+    out = open_memstream(&buf, &len);
+    ck_assert_int_eq(mt_gc_measure(fs, 1, NULL, 2, out), 1);
+    fclose(out);
+    ASSERT_ERR_HAS(buf, "  2\n");
+    free(buf);
 }
 END_TEST
 
@@ -870,14 +1254,42 @@ static Suite *gradcheck_suite(void)
     tcase_add_test(tc, options_out_of_range_should_be_refused_naming_the_flag_and_the_range);
     suite_add_tcase(s, tc);
 
-    tc = tcase_create("command");
-    tcase_add_unchecked_fixture(tc, tmp_setup, tmp_teardown);
+    tc = tcase_create("gradcheck_missed_these");
     tcase_add_checked_fixture(tc, NULL, teardown);
     tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, command_should_refuse_a_tolerance_out_of_range_with_status_2);
-    tcase_add_test(tc, command_rerun_hint_should_name_the_program_as_it_was_run);
-    tcase_add_test(tc, heatmap_should_write_a_png);
-    tcase_add_test(tc, heatmap_in_a_very_long_directory_should_be_written_whole_or_refused);
+    tcase_add_test(tc, pow_with_abs_of_the_base_should_fail_at_negative_bases);
+    tcase_add_test(tc, pow_that_treats_p_1_as_a_constant_should_fail_at_p_1);
+    tcase_add_test(tc, relu_cut_off_beside_its_kink_should_fail_near_0);
+    tcase_add_test(tc, cross_entropy_one_hot_at_the_wrong_class_should_fail_in_those_rows);
+    tcase_add_test(tc, unbroadcast_over_the_first_slab_only_should_fail_in_4d);
+    tcase_add_test(tc, unbroadcast_without_the_outermost_stride_should_fail_in_4d);
+    tcase_add_test(tc, tiny_errors_should_fail_the_defaults_and_pass_pytorchs_tolerances);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("chain_rule");
+    tcase_add_checked_fixture(tc, NULL, teardown);
+    tcase_add_test(tc, a_wrong_local_grad_should_fail_the_chain_rule_check);
+    tcase_add_test(tc, a_wrong_backward_should_fail_the_chain_rule_check_too_and_be_named);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("seeds_and_tolerances");
+    tcase_add_checked_fixture(tc, NULL, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_loop_test(tc, every_registered_op_and_module_should_pass_with_its_margin_at_20_seeds,
+                        0, 20);
+    tcase_add_test(tc, tolerances_should_be_the_ops_own_unless_the_options_replace_them);
+    tcase_add_test(tc, rerun_and_watch_commands_should_carry_what_reproduces_the_case);
+    tcase_add_test(tc, a_case_domain_should_replace_the_ops_for_that_case_only);
+    tcase_add_test(tc, labels_should_cover_every_class_when_there_are_enough);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("reports");
+    tcase_add_checked_fixture(tc, NULL, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, keep_jacobians_should_hold_both_jacobians);
+    tcase_add_test(tc, verbose_run_should_print_each_tolerance_and_each_ops_margin);
+    tcase_add_test(tc, a_failing_op_case_should_say_how_to_watch_it_in_the_viewer);
+    tcase_add_test(tc, measure_should_report_each_case_and_each_op);
     suite_add_tcase(s, tc);
     return s;
 }

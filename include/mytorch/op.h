@@ -11,6 +11,7 @@
  *         .local_text = { "2a" }, .local_grad = square_local,
  *         .forward = square_forward, .backward = square_backward,
  *         .domain = { { .lo = -2, .hi = 2 } },
+ *         .tol = { .atol = 1e-7, .rtol = 1e-6 },   // from mytorch-gradcheck --measure-error
  *         .cases = square_cases, .ncases = MT_COUNT(square_cases),
  *     };                                  // and MT_OP(square) in src/ops/ops.def */
 #ifndef MYTORCH_OP_H
@@ -53,18 +54,34 @@ typedef struct mt_op_args {
 /* ---- how gradcheck checks it -------------------------------------------------------------
  * Where gradcheck draws an input: uniform in [lo, hi], redrawn while |x| < min_abs (to keep
  * log, sqrt and div away from 0 and relu away from its kink). A `labels` input is not
- * differentiated: it is drawn as integers in [lo, hi). */
+ * differentiated: it is drawn as integers in [lo, hi), each of them at least once when the
+ * input has at least hi - lo elements (so every class of a loss gets its one-hot term), in a
+ * random order. */
 typedef struct mt_domain {
     double lo, hi, min_abs;
     bool   labels;
 } mt_domain;
 
-/* One shape case for gradcheck (and the op's own documentation of what it accepts). */
+/* One shape case for gradcheck (and the op's own documentation of what it accepts). `domain`,
+ * when not NULL, points to one domain per input that replaces the op's for this case only: a
+ * case that reaches a part of the op the op-wide domain must leave out (pow's negative bases,
+ * which only integer exponents accept; relu just beside its kink; labels up to a wider C).
+ * The op's own domain must stay valid for every case. */
 typedef struct mt_case {
-    const char *name;
-    mt_shape    in[MT_MAX_INPUTS];
-    mt_op_args  args;
+    const char      *name;
+    mt_shape         in[MT_MAX_INPUTS];
+    mt_op_args       args;
+    const mt_domain *domain;
 } mt_case;
+
+/* gradcheck's tolerances for an op's gradients: |analytical - numerical| <= atol + rtol
+ * |numerical|. Chosen per op from the finite-difference error of the correct op at every one
+ * of its cases over 200 seeds (mytorch-gradcheck --measure-error --seeds 200): atol at least
+ * 100 times the largest error, which each op notes beside it. A field left 0 takes
+ * gradcheck's default (gradcheck/gradcheck.h). */
+typedef struct mt_tol {
+    double atol, rtol;
+} mt_tol;
 
 /* ---- forward, backward and the local derivative -------------------------------------------
  * forward: computes the output (a new tensor in the current arena) from the inputs, saving in
@@ -97,6 +114,7 @@ typedef struct mt_op {
     mt_forward_fn  forward;
     mt_backward_fn backward;
     mt_domain      domain[MT_MAX_INPUTS];
+    mt_tol         tol;             /* gradcheck's tolerances; { 0 }: its defaults */
     const mt_case *cases;           /* gradcheck's shape cases */
     int            ncases;
 } mt_op;

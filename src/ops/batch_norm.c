@@ -92,9 +92,9 @@ static void batch_norm_backward(const mt_ctx *ctx, const mt_tensor *grad_out,
 }
 
 static const mt_case batch_norm_cases[] = {
-    { "6x3",             { MT_DIMS(6, 3), MT_DIMS(3), MT_DIMS(3) }, { .scalar = 1e-5 } },
-    { "3x4_eps0.1",      { MT_DIMS(3, 4), MT_DIMS(4), MT_DIMS(4) }, { .scalar = 0.1 } },
-    { "5x1_one_feature", { MT_DIMS(5, 1), MT_DIMS(1), MT_DIMS(1) }, { .scalar = 1e-5 } },
+    { "6x3",             { MT_DIMS(6, 3), MT_DIMS(3), MT_DIMS(3) }, { .scalar = 1e-5 }, NULL },
+    { "3x4_eps0.1",      { MT_DIMS(3, 4), MT_DIMS(4), MT_DIMS(4) }, { .scalar = 0.1 }, NULL },
+    { "5x1_one_feature", { MT_DIMS(5, 1), MT_DIMS(1), MT_DIMS(1) }, { .scalar = 1e-5 }, NULL },
 };
 
 const mt_op mt_op_batch_norm = {
@@ -102,6 +102,7 @@ const mt_op mt_op_batch_norm = {
     .symbol = "BN", .local_text = { "(γ/σ) (g − mean g − x̂ · mean(g x̂))", "Σ g x̂", "Σ g" },
     .forward = batch_norm_forward, .backward = batch_norm_backward,
     .domain = { { .lo = -2, .hi = 2 }, { .lo = 0.5, .hi = 2 }, { .lo = -1, .hi = 1 } },
+    .tol = { .atol = 5e-7, .rtol = 1e-6 },  /* error measured 2.3e-09: margin 217x */
     .cases = batch_norm_cases, .ncases = MT_COUNT(batch_norm_cases),
 };
 

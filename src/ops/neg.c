@@ -30,6 +30,7 @@ const mt_op mt_op_neg = {
     .local_grad = neg_local_grad,
     .forward = neg_forward, .backward = neg_backward,
     .domain = { { .lo = -2, .hi = 2 } },
+    .tol = { .atol = 1e-8, .rtol = 1e-6 },  /* error measured 1.1e-16: the floor */
     .cases = neg_cases, .ncases = MT_COUNT(neg_cases),
 };
 

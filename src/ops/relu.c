@@ -1,5 +1,7 @@
 /* relu.c: max(a, 0). The gradient is 1 where a > 0 and 0 elsewhere (PyTorch's choice at the
- * kink, a = 0). gradcheck keeps |a| >= 0.1 so a difference of size h never crosses the kink.
+ * kink, a = 0). gradcheck keeps |a| >= min_abs, far above its step h = 1e-6, so a difference
+ * never crosses the kink, and one case draws every input beside it, in [-0.1, 0.1], where a
+ * cut-off in the wrong place shows.
  * As PyTorch's relu (clamp_min), a NaN stays NaN and -0 stays -0: a NaN that appears in training
  * must not be hidden by a layer that maps it to 0. */
 #include "op_impl.h"
@@ -30,14 +32,19 @@ static double relu_local_grad(const mt_op_args *args, int input, const double *x
     return !(y <= 0) ? 1.0 : 0.0;
 }
 
-static const mt_case relu_cases[] = { MT_UNARY_CASES };
+static const mt_case relu_cases[] = {
+    MT_UNARY_CASES,
+    { "near_0_6x5", { MT_DIMS(6, 5) }, { .scalar = 0 },
+      MT_DOMAINS({ .lo = -0.1, .hi = 0.1, .min_abs = 1e-4 }) },
+};
 
 const mt_op mt_op_relu = {
     .name = "relu", .backward_name = "ReluBackward0", .arity = 1,
     .symbol = "relu", .local_text = { "1 where a > 0, else 0" },
     .local_grad = relu_local_grad,
     .forward = relu_forward, .backward = relu_backward,
-    .domain = { { .lo = -2, .hi = 2, .min_abs = 0.1 } },
+    .domain = { { .lo = -2, .hi = 2, .min_abs = 1e-3 } },
+    .tol = { .atol = 1e-8, .rtol = 1e-6 },  /* error measured 1.1e-16: the floor */
     .cases = relu_cases, .ncases = MT_COUNT(relu_cases),
 };
 

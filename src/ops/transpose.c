@@ -32,9 +32,11 @@ static void transpose_backward(const mt_ctx *ctx, const mt_tensor *grad_out,
 }
 
 static const mt_case transpose_cases[] = {
-    { "3x4", { MT_DIMS(3, 4) }, { .scalar = 0 } },
-    { "1x5", { MT_DIMS(1, 5) }, { .scalar = 0 } },
-    { "4x1", { MT_DIMS(4, 1) }, { .scalar = 0 } },
+    { "3x4", { MT_DIMS(3, 4) }, { .scalar = 0 }, NULL },
+    { "1x5", { MT_DIMS(1, 5) }, { .scalar = 0 }, NULL },
+    { "4x1", { MT_DIMS(4, 1) }, { .scalar = 0 }, NULL },
+    { "2x3", { MT_DIMS(2, 3) }, { .scalar = 0 }, NULL },   /* (in 1xN and Nx1 a transpose */
+    { "5x2", { MT_DIMS(5, 2) }, { .scalar = 0 }, NULL },   /*  does not move memory) */
 };
 
 const mt_op mt_op_transpose = {
@@ -42,6 +44,7 @@ const mt_op mt_op_transpose = {
     .symbol = "ᵀ", .local_text = { "gᵀ" },
     .forward = transpose_forward, .backward = transpose_backward,
     .domain = { { .lo = -2, .hi = 2 } },
+    .tol = { .atol = 1e-8, .rtol = 1e-6 },  /* error measured 1.1e-16: the floor */
     .cases = transpose_cases, .ncases = MT_COUNT(transpose_cases),
 };
 
