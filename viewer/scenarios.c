@@ -471,8 +471,9 @@ mt_trace *vw_op_record(const char *op_name, const char *case_name, char *err, si
         mt_tensor *t = mt_empty(c->in[i]);
         ok = t != NULL;
         if (!ok) break;
-        for (size_t k = 0; k < t->numel; k++) t->data[k] = draw(&rng, op->domain[i]);
-        if (!op->domain[i].labels) mt_requires_grad(t, true);
+        mt_domain d = c->domain ? c->domain[i] : op->domain[i];   /* the case's own, if any */
+        for (size_t k = 0; k < t->numel; k++) t->data[k] = draw(&rng, d);
+        if (!d.labels) mt_requires_grad(t, true);
         in[i] = leaf(&b, t, (const char[][2]){ "a", "b", "c", "d" }[i]);
     }
     mt_tensor *y = ok ? name(&b, mt_apply(op, in, &c->args), "y") : NULL;
