@@ -7,19 +7,53 @@
 #include "json_impl.h"
 
 #include <stdio.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define fail mt_trace_checker_fail
 #define event_fail mt_trace_checker_event_fail
 
+/* The length of the valid UTF-8 sequence of a printable character at s, or 0 (a control byte,
+ * a stray continuation byte, a truncated or overlong sequence). */
+static size_t printable_at(const unsigned char *s)
+{
+    if (s[0] >= 0x20 && s[0] < 0x7f) return 1;
+    size_t len = s[0] >= 0xc2 && s[0] <= 0xdf ? 2 : s[0] >= 0xe0 && s[0] <= 0xef ? 3
+               : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : 0;
+    for (size_t i = 1; i < len; i++)
+        if ((s[i] & 0xc0) != 0x80) return 0;
+    if (len == 3 && s[0] == 0xe0 && s[1] < 0xa0) return 0;     /* overlong */
+    if (len == 4 && s[0] == 0xf0 && s[1] < 0x90) return 0;
+    return len;
+}
+
+/* Every message quotes text from the file (names, kinds, ops): a byte that is not printable
+ * UTF-8, a terminal escape sequence say, is written as \xNN, so a message can be printed as
+ * it is. */
 void mt_trace_msgv(char *err, size_t errlen, const char *fmt, va_list ap)
 {
     if (!err || errlen == 0) return;
-    int n = vsnprintf(err, errlen, fmt, ap);
+    char raw[1024];
+    int n = vsnprintf(raw, sizeof raw, fmt, ap);
+    bool cut = n < 0 || (size_t)n >= sizeof raw;
+    size_t o = 0;
+    for (const unsigned char *s = (const unsigned char *)raw; *s && !cut;) {
+        size_t len = printable_at(s);
+        size_t need = len ? len : 4;
+        if (o + need >= errlen) { cut = true; break; }
+        if (len) memcpy(err + o, s, len);
+        else snprintf(err + o, 5, "\\x%02x", *s);
+        o += need;
+        s += len ? len : 1;
+    }
+    err[o] = '\0';
     static const char mark[] = " [...]";
-    if (n >= 0 && (size_t)n >= errlen && errlen > sizeof mark)
-        memcpy(err + errlen - sizeof mark, mark, sizeof mark);
+    if (cut && errlen > sizeof mark) {
+        size_t at = o + sizeof mark <= errlen ? o : errlen - sizeof mark;
+        while (at > 0 && ((unsigned char)err[at] & 0xc0) == 0x80) at--;  /* whole characters */
+        memcpy(err + at, mark, sizeof mark);
+    }
 }
 
 void mt_trace_msg(char *err, size_t errlen, const char *fmt, ...)
