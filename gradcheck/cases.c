@@ -60,7 +60,9 @@ static int add_parameters(mt_gc_func *f, mt_module *m)
         const char *leaf = dot ? dot + 1 : key;
         /* a 1-D weight is BatchNorm's scale (gamma): kept away from 0 */
         bool gamma = strcmp(leaf, "weight") == 0 && named[k].tensor->shape.ndim == 1;
-        mt_domain d = strcmp(leaf, "bias") == 0 ? bias_domain : gamma ? gamma_domain : weight_domain;
+        mt_domain d = strcmp(leaf, "bias") == 0 ? bias_domain
+                    : gamma                    ? gamma_domain
+                                               : weight_domain;
         if (mt_gc_func_add_input(f, key, named[k].tensor->shape, d, named[k].tensor) < 0) return -1;
     }
     return 0;
@@ -86,7 +88,7 @@ static int module_case(mt_gc_func *f, const char *name, const char *case_name, m
     return add_parameters(f, m);
 }
 
-/* ---- functions of plain ops -------------------------------------------------------------------- */
+/* ---- functions of plain ops ------------------------------------------------------------------ */
 
 static mt_tensor *log_softmax_forward(void *self, mt_tensor *const *in)
 {
@@ -100,7 +102,7 @@ static mt_tensor *cross_entropy_forward(void *self, mt_tensor *const *in)
     return mt_cross_entropy(in[0], in[1]);
 }
 
-/* ---- the list ----------------------------------------------------------------------------------- */
+/* ---- the list -------------------------------------------------------------------------------- */
 
 static mt_module *mlp_new(mt_rng *rng)
 {
@@ -152,12 +154,15 @@ int mt_gc_cases_default(mt_gc_func **out)
     bad |= module_case(&fs[n++], "nn.BatchNorm1d", "train_4x5",
                        mt_batchnorm1d_new(MLP_IN, 1e-5, 0.1), x, true, false, &rng);
     bad |= module_case(&fs[n++], "nn.MLP", "params_5_6_3", mlp_new(&rng), x, false, false, &rng);
-    bad |= module_case(&fs[n++], "nn.MLP", "loss_params_5_6_3", mlp_new(&rng), x, false, true, &rng);
+    bad |= module_case(&fs[n++], "nn.MLP", "loss_params_5_6_3", mlp_new(&rng), x, false, true,
+                       &rng);
 
     mt_gc_func *f = &fs[n++];
     mt_gc_func_graph(f, "nn.CrossEntropyLoss", "4x3", cross_entropy_forward, NULL, NULL);
-    mt_gc_func_add_input(f, "logits", MT_SHAPE(BATCH, MLP_OUT), (mt_domain){ -3.0, 3.0, 0.0, false }, NULL);
-    mt_gc_func_add_input(f, "labels", MT_SHAPE(BATCH), (mt_domain){ 0.0, MLP_OUT, 0.0, true }, NULL);
+    mt_gc_func_add_input(f, "logits", MT_SHAPE(BATCH, MLP_OUT),
+                         (mt_domain){ -3.0, 3.0, 0.0, false }, NULL);
+    mt_gc_func_add_input(f, "labels", MT_SHAPE(BATCH), (mt_domain){ 0.0, MLP_OUT, 0.0, true },
+                         NULL);
 
     f = &fs[n++];
     mt_gc_func_graph(f, "nn.functional.log_softmax", "3x5_axis1", log_softmax_forward, NULL, NULL);

@@ -10,9 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- the mistakes the numbers can fit --------------------------------------------------------- */
+/* ---- the mistakes the numbers can fit -------------------------------------------------------- */
 
-static bool all_close(const double *a, const double *want, double k, size_t n, const mt_gc_options *o)
+static bool all_close(const double *a, const double *want, double k, size_t n,
+                      const mt_gc_options *o)
 {
     for (size_t j = 0; j < n; j++)
         if (!gc_close_to(a[j], k * want[j], o)) return false;
@@ -148,7 +149,7 @@ static bool diagnose_broadcast(check *c, int i, const double *a)
         if (k != i && f->use[k] == i) return false;      /* tied: not a broadcast question */
     size_t nout = c->nout, nin = c->n[i], count = nout / nin;
 
-    mt_gc_func e = *f;                                       /* input i expanded to the output shape */
+    mt_gc_func e = *f;                                   /* input i expanded to the output shape */
     e.shape[i] = out;
     double *xe[MT_GC_MAX_INPUTS];
     memcpy(xe, c->x, sizeof xe);
@@ -176,9 +177,9 @@ static bool diagnose_broadcast(check *c, int i, const double *a)
         if (all_close(a, slice, 1.0, nin, c->o) && max_abs(slice, nin) > c->o->atol) {
             char ss[64], si[64], so[64];
             slice_str(in, out, s, ss, sizeof ss);
-            gc_say(c->r, "diagnosis: missing broadcast reduction: %s (shape %s) is broadcast %zu times "
-                "to the output's %s, and its analytical gradient equals the single slice %s of the "
-                "broadcast gradient; backward must sum over the broadcast dims",
+            gc_say(c->r, "diagnosis: missing broadcast reduction: %s (shape %s) is broadcast %zu "
+                "times to the output's %s, and its analytical gradient equals the single slice %s "
+                "of the broadcast gradient; backward must sum over the broadcast dims",
                 f->in_name[i], gc_shape_compact(in, si, sizeof si), count,
                 gc_shape_compact(out, so, sizeof so), ss);
             found = true;
@@ -189,9 +190,9 @@ static bool diagnose_broadcast(check *c, int i, const double *a)
         double *num = c->num[i];
         if (all_close(a, num, 1.0 / (double)count, nin, c->o) && max_abs(num, nin) > c->o->atol) {
             char si[64], so[64];
-            gc_say(c->r, "diagnosis: missing broadcast reduction: %s (shape %s) is broadcast %zu times "
-                "to the output's %s, and its analytical gradient is the numerical / %zu: the mean "
-                "over the broadcast dims where the sum belongs",
+            gc_say(c->r, "diagnosis: missing broadcast reduction: %s (shape %s) is broadcast %zu "
+                "times to the output's %s, and its analytical gradient is the numerical / %zu: the "
+                "mean over the broadcast dims where the sum belongs",
                 f->in_name[i], gc_shape_compact(in, si, sizeof si), count,
                 gc_shape_compact(out, so, sizeof so), count);
             found = true;
@@ -281,14 +282,14 @@ static bool diagnose_term(check *c, int i, const double *a)
         if (missing[0] && !wrong[0]) {
             char note[96] = "";
             if (right[0]) snprintf(note, sizeof note, " (the term through %s is right)", right);
-            gc_say(c->r, "diagnosis: forgotten term: %s fills inputs of %s %d times; backward gives "
-                "nothing for the term through %s%s, so the gradient of %s lacks it (each input's "
-                "gradient must be written, and the uses added)", f->in_name[i], f->op->name, ns,
-                missing, note, f->in_name[i]);
+            gc_say(c->r, "diagnosis: forgotten term: %s fills inputs of %s %d times; backward "
+                "gives nothing for the term through %s%s, so the gradient of %s lacks it (each "
+                "input's gradient must be written, and the uses added)", f->in_name[i],
+                f->op->name, ns, missing, note, f->in_name[i]);
             found = true;
         } else if (!missing[0] && !wrong[0]) {
-            gc_say(c->r, "diagnosis: each use's term is right on its own (%s), yet %s's gradient is "
-                "not their sum: with one tensor in several slots the terms must be added, not "
+            gc_say(c->r, "diagnosis: each use's term is right on its own (%s), yet %s's gradient "
+                "is not their sum: with one tensor in several slots the terms must be added, not "
                 "written over each other", right, f->in_name[i]);
             c->r->diagnoses |= MT_GC_DIAG_OVERWRITE;
             found = true;
@@ -303,8 +304,8 @@ static bool diagnose_term(check *c, int i, const double *a)
         if (!all_close(a, sum, 1.0, n, c->o)) continue;
         char have[64] = "", miss[64] = "";
         for (int t = 0; t < ns; t++) add_slot(mask & (1u << t) ? have : miss, 64, slots[t]);
-        gc_say(c->r, "diagnosis: forgotten term: %s fills inputs of %s %d times, and its analytical "
-            "gradient equals only the term through %s; the term through %s is missing",
+        gc_say(c->r, "diagnosis: forgotten term: %s fills inputs of %s %d times, and its "
+            "analytical gradient equals only the term through %s; the term through %s is missing",
             f->in_name[i], f->op->name, ns, have, miss);
         found = true;
     }
@@ -407,7 +408,8 @@ static void diagnose_input(check *c, const path *p, int i)
         char s1[64], s2[64];
         r->diagnoses |= MT_GC_DIAG_SHAPE;
         gc_say(r, "diagnosis: the gradient of %s has shape %s, not %s's shape %s", nm,
-            mt_shape_str(p->grad_shape[i], s1, sizeof s1), nm, mt_shape_str(f->shape[i], s2, sizeof s2));
+            mt_shape_str(p->grad_shape[i], s1, sizeof s1), nm,
+            mt_shape_str(f->shape[i], s2, sizeof s2));
         return;
     }
     if (na <= o->atol && nn > o->atol) {
@@ -433,13 +435,17 @@ static void diagnose_input(check *c, const path *p, int i)
         if (tr) {
             r->diagnoses |= MT_GC_DIAG_TRANSPOSED;
             gc_say(r, "diagnosis: transposed: the analytical gradient of %s (%dx%d) holds the "
-                "numerical one transposed (its data is laid out as %dx%d)", nm, rows, cols, cols, rows);
+                "numerical one transposed (its data is laid out as %dx%d)", nm, rows, cols, cols,
+                rows);
             return;
         }
     }
     bool explained = false;
     if (diagnose_term(c, i, a)) { r->diagnoses |= MT_GC_DIAG_TERM; explained = true; }
-    if (!explained && diagnose_broadcast(c, i, a)) { r->diagnoses |= MT_GC_DIAG_BROADCAST; explained = true; }
+    if (!explained && diagnose_broadcast(c, i, a)) {
+        r->diagnoses |= MT_GC_DIAG_BROADCAST;
+        explained = true;
+    }
     double sxy = 0, sxx = 0;
     for (size_t j = 0; j < n; j++) { sxy += a[j] * num[j]; sxx += num[j] * num[j]; }
     double k = sxx > 0 ? sxy / sxx : NAN;
@@ -466,7 +472,7 @@ static void diagnose_input(check *c, const path *p, int i)
     if (!explained && diagnose_labels(c, p, i)) r->diagnoses |= MT_GC_DIAG_LABELS;
 }
 
-/* ---- explaining a check's failures ------------------------------------------------------------ */
+/* ---- explaining a check's failures ----------------------------------------------------------- */
 
 /* When some path got input i right and another did not: the traversals disagree, or the op is
  * right called directly and wrong through the engine. */
@@ -567,15 +573,15 @@ bool gc_explain_structure(check *c)
                        "twice\ndiagnosis: backward overwrites its input gradients (= where += "
                        "belongs): it must add into grad_in", pn, nm);
             } else {
-                gc_say(r, "structure (%s): two backward calls give %.6g x the gradient of %s, not 2x",
-                       pn, p->acc_ratio, nm);
+                gc_say(r, "structure (%s): two backward calls give %.6g x the gradient of %s, "
+                       "not 2x", pn, p->acc_ratio, nm);
             }
         }
         if (p->scale_bad) {
             fail = true;
             r->diagnoses |= MT_GC_DIAG_SCALE;
-            gc_say(r, "structure (%s): the seed 2R does not give twice the gradient of %s: backward "
-                   "must scale with grad_out", pn, f->in_name[p->scale_bad - 1]);
+            gc_say(r, "structure (%s): the seed 2R does not give twice the gradient of %s: "
+                   "backward must scale with grad_out", pn, f->in_name[p->scale_bad - 1]);
         }
         if (p->zero_bad) {
             fail = true;

@@ -35,7 +35,10 @@ void mt_gc_func_op(mt_gc_func *f, const mt_op *op, const mt_case *c)
         f->domain[k] = c && c->domain ? c->domain[k] : op->domain[k];
         if (c) f->shape[k] = c->in[k];
     }
-    if (!op->forward || !op->backward) { f->defect = "the op has no forward or no backward"; return; }
+    if (!op->forward || !op->backward) {
+        f->defect = "the op has no forward or no backward";
+        return;
+    }
     if (!c) {
         f->defect = "the op has no gradcheck cases: give its mt_op at least one mt_case";
         return;
@@ -70,8 +73,8 @@ void mt_gc_func_op_tied(mt_gc_func *f, const mt_op *op, const mt_case *c)
     f->domain[0] = d;
 }
 
-void mt_gc_func_graph(mt_gc_func *f, const char *name, const char *case_name, mt_gc_forward_fn forward,
-                   void *self, void (*release)(void *self))
+void mt_gc_func_graph(mt_gc_func *f, const char *name, const char *case_name,
+                      mt_gc_forward_fn forward, void *self, void (*release)(void *self))
 {
     func_clear(f);
     copy_name(f->name, name);
@@ -100,7 +103,7 @@ void mt_gc_func_release(mt_gc_func *f)
     if (f) { f->self = NULL; f->release = NULL; }
 }
 
-/* ---- evaluating f ------------------------------------------------------------------------------ */
+/* ---- evaluating f ---------------------------------------------------------------------------- */
 
 void gc_load_inputs(const mt_gc_func *f, double *const *x, const bool *diff, mt_tensor **in,
                     bool requires_grad)

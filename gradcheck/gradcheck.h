@@ -44,12 +44,12 @@
  * defaults below; options can replace them for every function (--atol, --rtol, or PyTorch's
  * with --pytorch-tolerances).
  *
- * Where each part lives: func.c builds the function under test, check.c checks it, diagnose.c
- * explains a failure, local.c checks the chain rule of local_grad, report.c prints a run
- * (rows, JSON lines, Jacobians, re-run and viewer commands), measure.c measures the
- * finite-difference error over many seeds, cases.c holds the default list (gradcheck_impl.h is
- * what they share). Drawing the heatmaps is apart, in heatmap.h, so that this checker links
- * without any drawing library. */
+ * Where each part lives: func.c builds the function under test, check.c checks it (with the
+ * two gradients from gradients.c), diagnose.c explains a failure, local.c checks the chain rule
+ * of local_grad, report.c prints a run (rows, JSON lines, Jacobians, re-run and viewer
+ * commands), measure.c measures the finite-difference error over many seeds, cases.c holds the
+ * default list (gradcheck_impl.h is what they share). Drawing the heatmaps is apart, in
+ * heatmap.h, so that this checker links without any drawing library. */
 #ifndef MYTORCH_GRADCHECK_H
 #define MYTORCH_GRADCHECK_H
 
@@ -142,15 +142,15 @@ void mt_gc_func_op(mt_gc_func *f, const mt_op *op, const mt_case *c);
  * op's domains. Sets f->defect when c's input shapes differ or a domain is empty. */
 void mt_gc_func_op_tied(mt_gc_func *f, const mt_op *op, const mt_case *c);
 /* A graph function with no inputs yet; self is released with release (NULL: not owned). */
-void mt_gc_func_graph(mt_gc_func *f, const char *name, const char *case_name, mt_gc_forward_fn forward,
-                   void *self, void (*release)(void *self));
+void mt_gc_func_graph(mt_gc_func *f, const char *name, const char *case_name,
+                      mt_gc_forward_fn forward, void *self, void (*release)(void *self));
 /* Adds an input; bound is a tensor the function owns (a module parameter) or NULL. Returns its
  * index, or -1 when there are already MT_GC_MAX_INPUTS. */
 int  mt_gc_func_add_input(mt_gc_func *f, const char *name, mt_shape shape, mt_domain domain,
                        mt_tensor *bound);
 void mt_gc_func_release(mt_gc_func *f);     /* releases self when owned; NULL is fine */
 
-/* ---- options and results ---------------------------------------------------------------------- */
+/* ---- options and results --------------------------------------------------------------------- */
 
 struct mt_gc_result;
 
@@ -166,7 +166,8 @@ typedef struct mt_gc_options {
                                       one for every function */
     uint64_t    seed;              /* 0; each function's inputs depend on it and its names only */
     int         max_redraws;       /* MT_GC_DEFAULT_REDRAWS */
-    bool        keep_jacobians;    /* fill mt_gc_result.jac (mt_gc_run sets it for verbose/heatmap) */
+    bool        keep_jacobians;    /* fill mt_gc_result.jac (mt_gc_run sets it for verbose and
+                                      heatmap) */
     bool        skip_local;        /* leave out the chain-rule check of local_grad, to see what
                                       the finite differences catch alone (--no-local-grad) */
     bool        json, verbose;     /* mt_gc_run's output */
@@ -198,7 +199,8 @@ enum {
     MT_GC_DIAG_SHAPE      = 1u << 1,   /* a gradient does not have its input's shape */
     MT_GC_DIAG_ZERO       = 1u << 2,   /* analytical zero where numerical is not */
     MT_GC_DIAG_SIGN       = 1u << 3,   /* analytical = -numerical */
-    MT_GC_DIAG_FACTOR     = 1u << 4,   /* analytical = k * numerical, k constant (mt_gc_result.factor) */
+    MT_GC_DIAG_FACTOR     = 1u << 4,   /* analytical = k * numerical, k constant
+                                       (mt_gc_result.factor) */
     MT_GC_DIAG_TRANSPOSED = 1u << 5,   /* analytical = numerical transposed */
     MT_GC_DIAG_BROADCAST  = 1u << 6,   /* a broadcast input's gradient is not summed over the
                                        broadcast dims: one slice of it, or the mean */
@@ -275,7 +277,7 @@ char *mt_gc_rerun_command(const mt_gc_func *f, const mt_gc_options *o, char *buf
  * or when out of memory. The caller frees it. */
 char *mt_gc_watch_command_new(const mt_gc_func *f, const mt_gc_options *o);
 
-/* ---- running many: the command's output ------------------------------------------------------- */
+/* ---- running many: the command's output ------------------------------------------------------ */
 
 /* Checks each function, printing a row each (or a JSON object per line with o->json), the
  * details of every failure, Jacobians with o->verbose and PNGs with o->heatmap_dir (drawn by

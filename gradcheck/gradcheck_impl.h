@@ -3,8 +3,9 @@
  * lends the others. Names here start with gc_, so the programs that link the checker never
  * meet a bare "eval" or "say".
  *   func.c      builds the function under test and evaluates it
- *   check.c     one check: inputs, backward along every path, finite differences, comparison,
- *               kinks, structure (mt_gc_check)
+ *   check.c     one check (mt_gc_check): inputs, comparisons, kinks; the options and results
+ *   gradients.c the two gradients compared: finite differences, and backward along every path
+ *               with its structure checks
  *   diagnose.c  explains a failure: where, on which paths, and the mistake the numbers fit
  *   local.c     the chain rule of an op's local_grad against its backward
  *   report.c    a run's output: rows, JSON lines, Jacobians, re-run commands (mt_gc_run)
@@ -86,7 +87,7 @@ static inline bool gc_close_to(double a, double want, const mt_gc_options *o)
     return fabs(a - want) <= o->atol + o->rtol * fabs(want);
 }
 
-/* ---- func.c: evaluating the function under test ----------------------------------------------- */
+/* ---- func.c: evaluating the function under test ---------------------------------------------- */
 
 /* Makes f's inputs from x in the current arena (a bound input gets the values written into it);
  * differentiated ones require grad when requires_grad. */
@@ -95,7 +96,7 @@ void gc_load_inputs(const mt_gc_func *f, double *const *x, const bool *diff, mt_
 /* f(in): through mt_apply (engine) or the op's forward called directly with ctx. */
 mt_tensor *gc_forward(const mt_gc_func *f, mt_tensor *const *in, mt_ctx *ctx, bool engine);
 
-/* ---- check.c: the check's machinery, for diagnose.c ------------------------------------------- */
+/* ---- check.c: for the other files ------------------------------------------------------------ */
 
 /* Appends a line (printf format) to r->text, cut short once the text is full. */
 void gc_say(mt_gc_result *r, const char *fmt, ...)
@@ -103,6 +104,13 @@ void gc_say(mt_gc_result *r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
+
+/* ---- gradients.c: the two gradients, for check.c and diagnose.c ------------------------------ */
+
+/* f(x) into out, without a graph. The first call (shape non-NULL) learns the output shape;
+ * later ones must produce c->nout values. 0, or -1 when forward fails. */
+int gc_eval(check *c, const mt_gc_func *f, double *const *x, const bool *diff, double *out,
+            mt_shape *shape);
 /* Central differences of L for input i of f at x: g[j]; one-sided ones into fwd/bwd and the
  * Jacobian's columns (from column col) when those are given. 0, or -1 when forward fails. */
 int gc_numeric_input(check *c, const mt_gc_func *f, double **x, const bool *diff, int i,
@@ -115,8 +123,10 @@ int  gc_session_backward(session *s, const double *seed, double scale, long oneh
 /* Input i's gradient into dst: 0; 1 when the engine left no .grad (dst is zeros); -1 when
  * it has the wrong shape (*got says which). */
 int  gc_session_read(session *s, int i, double *dst, mt_shape *got);
+/* One path: L's gradient, then the structural checks, then (jac) the analytical Jacobian. */
+void gc_run_path(check *c, path *p, bool jac);
 
-/* ---- diagnose.c: explaining what failed -------------------------------------------------------- */
+/* ---- diagnose.c: explaining what failed ------------------------------------------------------ */
 
 /* L's gradient differs: the worst element and its paths, then per failing input how many
  * elements differ, the mistake that fits, and which paths got it right. */
@@ -127,14 +137,14 @@ void gc_explain_jacobian(check *c, size_t jac_bad, bool gradient_failed);
 /* The structure checks of every path: says each that failed; true when one did. */
 bool gc_explain_structure(check *c);
 
-/* ---- local.c: the chain rule ------------------------------------------------------------------- */
+/* ---- local.c: the chain rule ----------------------------------------------------------------- */
 
 /* For an op function whose op has a local_grad: compares the first path's gradient (backward
  * seeded with R) with unbroadcast(R * local_grad) at the check's inputs and output. Says what
  * differs and returns true when it does; false when it agrees or there is no local_grad. */
 bool gc_check_local(check *c);
 
-/* ---- report.c: positions and shapes as text ----------------------------------------------------- */
+/* ---- report.c: positions and shapes as text -------------------------------------------------- */
 
 /* "b[2,1]", or "b[]" for a scalar: element flat of a tensor of shape s named name. */
 char *gc_where_str(const char *name, mt_shape s, size_t flat, char *buf, size_t n);

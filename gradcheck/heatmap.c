@@ -73,7 +73,8 @@ static void draw_panel(cairo_t *cr, const panel *p, const mt_gc_func *f, const m
         cairo_set_line_width(cr, cell >= 10 ? 2 : 1);
         for (size_t e = 0; e < J->nout * J->ncols; e++)
             if (J->bad[e]) {
-                double cx = x0 + cell * (double)(e % J->ncols), cy = gy + cell * (double)(e / J->ncols);
+                double cx = x0 + cell * (double)(e % J->ncols),
+                       cy = gy + cell * (double)(e / J->ncols);
                 cairo_rectangle(cr, cx + 1, cy + 1, cell - 2, cell - 2);
                 cairo_stroke(cr);
             }
@@ -98,7 +99,10 @@ static void draw_panel(cairo_t *cr, const panel *p, const mt_gc_func *f, const m
             size_t flat = k;
             mt_shape s = J->out_shape;
             int idx[MT_MAX_DIMS];
-            for (int d = s.ndim - 1; d >= 0; d--) { idx[d] = (int)(flat % (size_t)s.dim[d]); flat /= (size_t)s.dim[d]; }
+            for (int d = s.ndim - 1; d >= 0; d--) {
+                idx[d] = (int)(flat % (size_t)s.dim[d]);
+                flat /= (size_t)s.dim[d];
+            }
             size_t len = (size_t)snprintf(w, sizeof w, "out[");
             for (int d = 0; d < s.ndim && len < sizeof w; d++)
                 len += (size_t)snprintf(w + len, sizeof w - len, d ? ",%d" : "%d", idx[d]);
@@ -177,7 +181,8 @@ int mt_gc_heatmap_write(const char *path, const mt_gc_func *f, const mt_gc_resul
                                 f->in_name[i], f->domain[i].labels ? " (labels)" : "",
                                 mt_shape_str(f->shape[i], s, sizeof s));
     }
-    snprintf(title, sizeof title, "%s   %s   %s", f->name, f->case_name, mt_gc_status_name(r->status));
+    snprintf(title, sizeof title, "%s   %s   %s", f->name, f->case_name,
+             mt_gc_status_name(r->status));
     char os[64];
     snprintf(sub, sizeof sub, "d out / d inputs: out %s; %s.   max |analytical - numerical| = %.3g",
              mt_shape_str(J->out_shape, os, sizeof os), shapes, r->jac_max_abs_err);

@@ -98,8 +98,8 @@ int mt_gc_measure(const mt_gc_func *fs, int n, const mt_gc_options *o_in, int se
         fflush(out);
     }
     fprintf(out, "\nper op: the largest error over its cases, its tolerance, the margin that "
-            "gives, and the atol that a margin of %gx needs (rounded up to 1, 2 or 5 times a power of "
-            "ten, at least %g)\n", MT_GC_MEASURE_MARGIN, MT_GC_ATOL_FLOOR);
+            "gives, and the atol that a margin of %gx needs (rounded up to 1, 2 or 5 times a "
+            "power of ten, at least %g)\n", MT_GC_MEASURE_MARGIN, MT_GC_ATOL_FLOOR);
     fprintf(out, "%-26s  %9s  %9s  %9s  %9s  %9s  %s\n", "op", "error", "atol", "rtol", "margin",
             "atol", "seconds/seed");
     for (int k = 0; k < nops; k++) {

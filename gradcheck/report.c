@@ -12,7 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* ---- positions and shapes as text --------------------------------------------------------------- */
+/* ---- positions and shapes as text ------------------------------------------------------------ */
 
 char *gc_where_str(const char *name, mt_shape s, size_t flat, char *buf, size_t n)
 {
@@ -50,7 +50,7 @@ static void inputs_str(const mt_gc_func *f, char *buf, size_t n)
     }
 }
 
-/* ---- text that grows: commands and paths are never cut short ------------------------------------ */
+/* ---- text that grows: commands and paths are never cut short --------------------------------- */
 
 typedef struct text {
     char  *s;
@@ -89,7 +89,8 @@ static void text_addf(text *t, const char *fmt, ...)
 static void text_add_quoted(text *t, const char *s)
 {
     text_addf(t, "'");
-    for (const char *q; (q = strchr(s, '\'')); s = q + 1) text_addf(t, "%.*s'\\''", (int)(q - s), s);
+    for (const char *q; (q = strchr(s, '\'')); s = q + 1)
+        text_addf(t, "%.*s'\\''", (int)(q - s), s);
     text_addf(t, "%s'", s);
 }
 
@@ -111,7 +112,8 @@ static char *text_take(text *t)
     return t->s;
 }
 
-/* Copies s into buf when it fits (returning buf), else leaves "" there and returns NULL; frees s. */
+/* Copies s into buf when it fits (returning buf), else leaves "" there and returns NULL; frees
+ * s. */
 static char *copy_out(char *s, char *buf, size_t n)
 {
     char *rc = NULL;
@@ -121,7 +123,7 @@ static char *copy_out(char *s, char *buf, size_t n)
     return rc;
 }
 
-/* ---- the re-run command and the heatmap's file ------------------------------------------------- */
+/* ---- the re-run command and the heatmap's file ----------------------------------------------- */
 
 char *mt_gc_rerun_command_new(const mt_gc_func *f, const mt_gc_options *o)
 {
@@ -195,7 +197,7 @@ char *mt_gc_heatmap_path(const char *dir, const mt_gc_func *f, char *buf, size_t
     return copy_out(mt_gc_heatmap_path_new(dir, f), buf, n);
 }
 
-/* ---- JSON lines ------------------------------------------------------------------------------- */
+/* ---- JSON lines ------------------------------------------------------------------------------ */
 
 static const struct { unsigned bit; const char *name; } diag_names[] = {
     { MT_GC_DIAG_FORWARD, "forward" },       { MT_GC_DIAG_SHAPE, "shape" },
@@ -260,7 +262,8 @@ static cJSON *result_json(const mt_gc_func *f, const mt_gc_result *r, const mt_g
     cJSON *diags = ok ? cJSON_AddArrayToObject(j, "diagnoses") : NULL;
     ok = diags != NULL;
     for (size_t k = 0; k < sizeof diag_names / sizeof diag_names[0] && ok; k++)
-        if (r->diagnoses & diag_names[k].bit) ok = json_append(diags, cJSON_CreateString(diag_names[k].name));
+        if (r->diagnoses & diag_names[k].bit)
+            ok = json_append(diags, cJSON_CreateString(diag_names[k].name));
     if (ok && (r->diagnoses & MT_GC_DIAG_FACTOR)) ok = json_add_real(j, "factor", r->factor);
     if (ok && r->where[0])
         ok = cJSON_AddStringToObject(j, "where", r->where) &&
@@ -299,7 +302,7 @@ static int print_json(FILE *out, const mt_gc_func *f, const mt_gc_result *r, con
     return 0;
 }
 
-/* ---- rows ------------------------------------------------------------------------------------- */
+/* ---- rows ------------------------------------------------------------------------------------ */
 
 /* Numerical and analytical Jacobians side by side, per input, for small ones. */
 static void print_jacobians(FILE *out, const mt_gc_func *f, const mt_gc_result *r)
@@ -318,9 +321,11 @@ static void print_jacobians(FILE *out, const mt_gc_func *f, const mt_gc_result *
         fprintf(out, "    d out / d %s: numerical | analytical (* marks a failing entry)\n",
                 f->in_name[i]);
         fprintf(out, "    %-12s", "");
-        for (size_t j = 0; j < n; j++) fprintf(out, "%11s", gc_where_str(f->in_name[i], f->shape[i], j, w, sizeof w));
+        for (size_t j = 0; j < n; j++)
+            fprintf(out, "%11s", gc_where_str(f->in_name[i], f->shape[i], j, w, sizeof w));
         fprintf(out, "   |");
-        for (size_t j = 0; j < n; j++) fprintf(out, "%11s", gc_where_str(f->in_name[i], f->shape[i], j, w, sizeof w));
+        for (size_t j = 0; j < n; j++)
+            fprintf(out, "%11s", gc_where_str(f->in_name[i], f->shape[i], j, w, sizeof w));
         fputc('\n', out);
         for (size_t k = 0; k < J->nout; k++) {
             fprintf(out, "    %-12s", gc_where_str("out", J->out_shape, k, w, sizeof w));
@@ -406,7 +411,7 @@ static void print_row(FILE *out, widths w, const mt_gc_func *f, const mt_gc_resu
     if (o->verbose) print_jacobians(out, f, r);
 }
 
-/* ---- heatmaps --------------------------------------------------------------------------------- */
+/* ---- heatmaps -------------------------------------------------------------------------------- */
 
 /* Makes sure o->heatmap_dir can take the PNGs: there is something to draw them with and the
  * directory exists (made when missing). 0, or -1 with a message on stderr. */
@@ -445,7 +450,7 @@ static int write_heatmap(const mt_gc_func *f, const mt_gc_result *r, const mt_gc
     return rc;
 }
 
-/* ---- a whole run ------------------------------------------------------------------------------ */
+/* ---- a whole run ----------------------------------------------------------------------------- */
 
 int mt_gc_run(const mt_gc_func *fs, int n, const mt_gc_options *o_in, FILE *out)
 {
@@ -489,7 +494,8 @@ int mt_gc_run(const mt_gc_func *fs, int n, const mt_gc_options *o_in, FILE *out)
         }
         fflush(out);
     }
-    fprintf(o.summary ? o.summary : o.json ? stderr : out, "%d passed, %d failed\n", passed, failed);
+    fprintf(o.summary ? o.summary : o.json ? stderr : out, "%d passed, %d failed\n", passed,
+            failed);
     return failed + errors;
 }
 

@@ -14,7 +14,7 @@
 
 static error_log errors; /* filled by capture_errors(&errors) */
 
-/* ---- the worked example ------------------------------------------------------------------------ */
+/* ---- the worked example ---------------------------------------------------------------------- */
 
 typedef struct example {
     mt_tensor *a, *b, *c, *ab, *d, *dc, *e;
@@ -104,7 +104,8 @@ START_TEST(worked_example_flags_should_match_pytorch)
     mt_tensor *all[] = { x.a, x.b, x.c, x.ab, x.d, x.dc, x.e };
     for (int i = 0; i < 7; i++) ck_assert_msg(mt_tensor_check(all[i]), "tensor %d", i);
     ck_assert_int_eq(mt_backward(x.e), 0);
-    for (int i = 0; i < 7; i++) ck_assert_msg(mt_tensor_check(all[i]), "tensor %d after backward", i);
+    for (int i = 0; i < 7; i++)
+        ck_assert_msg(mt_tensor_check(all[i]), "tensor %d after backward", i);
 }
 END_TEST
 
@@ -164,7 +165,7 @@ START_TEST(backward_from_a_leaf_should_seed_its_own_grad)
 }
 END_TEST
 
-/* ---- requires_grad propagation and no-grad mode -------------------------------------------------- */
+/* ---- requires_grad propagation and no-grad mode ---------------------------------------------- */
 
 START_TEST(output_should_require_grad_iff_an_input_does)
 {
@@ -238,7 +239,7 @@ START_TEST(no_grad_mode_should_build_no_nodes_and_restore)
 }
 END_TEST
 
-/* ---- flags and invariants ---------------------------------------------------------------------- */
+/* ---- flags and invariants -------------------------------------------------------------------- */
 
 START_TEST(requires_grad_off_should_be_refused_on_a_non_leaf)
 {
@@ -323,7 +324,7 @@ START_TEST(backward_without_grad_should_report_and_return_minus_one)
 }
 END_TEST
 
-/* ---- diamonds: same gradients, different amounts of work ------------------------------------------- */
+/* ---- diamonds: same gradients, different amounts of work ------------------------------------- */
 
 #define LEVELS 3
 
@@ -348,9 +349,10 @@ static void diamond_counts(const diamond *d, mt_traversal how)
     /* DFS runs the node of v[i] once per path from the root: 2^(LEVELS - i) */
     for (int i = 0; i <= LEVELS; i++) {
         uint64_t want = how == MT_DFS ? (uint64_t)1 << (LEVELS - i) : 1;
-        ck_assert_msg(d->v[i]->grad_fn->backward_calls == want, "%s: v[%d] ran %llu times, want %llu",
-                      how == MT_DFS ? "DFS" : "TOPO", i,
-                      (unsigned long long)d->v[i]->grad_fn->backward_calls, (unsigned long long)want);
+        ck_assert_msg(d->v[i]->grad_fn->backward_calls == want,
+                      "%s: v[%d] ran %llu times, want %llu", how == MT_DFS ? "DFS" : "TOPO", i,
+                      (unsigned long long)d->v[i]->grad_fn->backward_calls,
+                      (unsigned long long)want);
     }
     uint64_t leaf = how == MT_DFS ? (uint64_t)1 << (LEVELS + 1) : 1;
     ck_assert_uint_eq(d->x->accumulate->backward_calls, leaf);
@@ -414,7 +416,7 @@ START_TEST(topo_should_handle_many_nodes_ready_at_once)
 }
 END_TEST
 
-/* ---- the observer ----------------------------------------------------------------------------- */
+/* ---- the observer ---------------------------------------------------------------------------- */
 
 #define MAX_EVENTS 64
 
@@ -592,7 +594,7 @@ START_TEST(observer_should_follow_topo_backward) { observe_backward(MT_TOPO); }
 END_TEST
 
 
-/* ---- hardening: deep graphs, traversal order, errors during backward ---------------------------- */
+/* ---- hardening: deep graphs, traversal order, errors during backward ------------------------- */
 
 /* y = -(-(...(-x))) with n negations: a chain of n nodes, the deepest graph there is. */
 static mt_tensor *neg_chain(mt_tensor *x, int n)
@@ -665,7 +667,8 @@ static void reference_dfs(order_log *log, const mt_node *n)
 static void record_order(const mt_event *ev, void *user)
 {
     if (ev->kind == MT_EV_VISIT || ev->kind == MT_EV_GRAD_PASSED || ev->kind == MT_EV_ACCUMULATE)
-        order_add(user, ev->kind, ev->node, ev->parent, ev->kind == MT_EV_GRAD_PASSED ? ev->input_index : 0);
+        order_add(user, ev->kind, ev->node, ev->parent,
+                  ev->kind == MT_EV_GRAD_PASSED ? ev->input_index : 0);
 }
 
 START_TEST(dfs_should_visit_in_the_order_of_the_recursive_walk)
@@ -714,7 +717,8 @@ START_TEST(topo_should_run_each_node_once_after_every_consumer_on_uneven_paths)
         mt_set_observer(NULL, NULL);
         for (int i = 0; i < 3; i++) {
             double ui = exp(x0[i]);
-            ck_assert_double_eq_tol(x->grad->data[i], 18 * ui * ui + ui + 1, 1e-12 * (18 * ui * ui + 2));
+            ck_assert_double_eq_tol(x->grad->data[i], 18 * ui * ui + ui + 1,
+                                    1e-12 * (18 * ui * ui + 2));
         }
         if (how == MT_DFS) continue;
         /* TOPO: every node visited once, and only after every edge into it delivered */

@@ -88,10 +88,10 @@ START_TEST(diverging_should_reach_its_ends_at_vmax_and_clamp_beyond)
     ASSERT_RGB(mt_draw_cmap_diverging(INFINITY, 2.5), RED_END, 1e-12);
     ASSERT_RGB(mt_draw_cmap_diverging(-INFINITY, 2.5), BLUE_END, 1e-12);
     /* Halfway is RdBu's middle red and middle blue. */
-    ASSERT_RGB(mt_draw_cmap_diverging(0.5, 1), ((mt_draw_rgb){ 244 / 255.0, 165 / 255.0, 130 / 255.0 }),
-               1e-12);
-    ASSERT_RGB(mt_draw_cmap_diverging(-0.5, 1), ((mt_draw_rgb){ 146 / 255.0, 197 / 255.0, 222 / 255.0 }),
-               1e-12);
+    ASSERT_RGB(mt_draw_cmap_diverging(0.5, 1),
+               ((mt_draw_rgb){ 244 / 255.0, 165 / 255.0, 130 / 255.0 }), 1e-12);
+    ASSERT_RGB(mt_draw_cmap_diverging(-0.5, 1),
+               ((mt_draw_rgb){ 146 / 255.0, 197 / 255.0, 222 / 255.0 }), 1e-12);
 }
 END_TEST
 
@@ -144,9 +144,12 @@ START_TEST(sequential_should_follow_viridis_from_purple_to_yellow)
     /* matplotlib's viridis at 0, 0.25, 0.5, 0.75 and 1 (entries 0, 64, 128, 191, 255). */
     ASSERT_RGB(mt_draw_cmap_sequential(0), ((mt_draw_rgb){ 0.267004, 0.004874, 0.329415 }), 1e-12);
     ASSERT_RGB(mt_draw_cmap_sequential(1), ((mt_draw_rgb){ 0.993248, 0.906157, 0.143936 }), 1e-12);
-    ASSERT_RGB(mt_draw_cmap_sequential(64 / 255.0), ((mt_draw_rgb){ 0.229739, 0.322361, 0.545706 }), 6 / 255.0);
-    ASSERT_RGB(mt_draw_cmap_sequential(128 / 255.0), ((mt_draw_rgb){ 0.127568, 0.566949, 0.550556 }), 6 / 255.0);
-    ASSERT_RGB(mt_draw_cmap_sequential(191 / 255.0), ((mt_draw_rgb){ 0.360741, 0.785964, 0.387814 }), 6 / 255.0);
+    ASSERT_RGB(mt_draw_cmap_sequential(64 / 255.0),
+               ((mt_draw_rgb){ 0.229739, 0.322361, 0.545706 }), 6 / 255.0);
+    ASSERT_RGB(mt_draw_cmap_sequential(128 / 255.0),
+               ((mt_draw_rgb){ 0.127568, 0.566949, 0.550556 }), 6 / 255.0);
+    ASSERT_RGB(mt_draw_cmap_sequential(191 / 255.0),
+               ((mt_draw_rgb){ 0.360741, 0.785964, 0.387814 }), 6 / 255.0);
     /* Clamped outside [0, 1]. */
     ASSERT_RGB(mt_draw_cmap_sequential(-3), mt_draw_cmap_sequential(0), 0);
     ASSERT_RGB(mt_draw_cmap_sequential(7), mt_draw_cmap_sequential(1), 0);
@@ -217,8 +220,9 @@ START_TEST(measure_should_tell_the_faces_apart)
         double one = mt_draw_text_measure((mt_draw_font)f, 13, "0").width;
         const char *same[] = { "iiiiiiii", "MMMMMMMM", "-1.5e-07", "12345678" };
         for (int i = 0; i < N_OF(same); i++)
-            ck_assert_msg(is_close(mt_draw_text_measure((mt_draw_font)f, 13, same[i]).width, 8 * one,
-                                   1e-6, 1e-3), "font %d: \"%s\" is not 8 advances wide", f, same[i]);
+            ck_assert_msg(is_close(mt_draw_text_measure((mt_draw_font)f, 13, same[i]).width,
+                                   8 * one, 1e-6, 1e-3),
+                          "font %d: \"%s\" is not 8 advances wide", f, same[i]);
     }
     ck_assert(mt_draw_text_measure(MT_DRAW_SANS, 13, "iiii").width <
               mt_draw_text_measure(MT_DRAW_SANS, 13, "MMMM").width);
@@ -268,7 +272,8 @@ static cairo_t *canvas(cairo_surface_t **surf)
 static uint32_t pixel(cairo_surface_t *s, int x, int y)
 {
     const unsigned char *data = cairo_image_surface_get_data(s);
-    const uint32_t *row = (const uint32_t *)(const void *)(data + (size_t)y * cairo_image_surface_get_stride(s));
+    const uint32_t *row =
+        (const uint32_t *)(const void *)(data + (size_t)y * cairo_image_surface_get_stride(s));
     return row[x] & 0xffffff;
 }
 
@@ -309,7 +314,8 @@ START_TEST(drawn_text_should_put_its_ink_inside_the_measured_box)
     const char *s = "Validation 94.67% (left)";
     const double size = 17, x = 300, y = 120;
     static const mt_draw_halign has[] = { MT_DRAW_LEFT, MT_DRAW_CENTER, MT_DRAW_RIGHT };
-    static const mt_draw_valign vas[] = { MT_DRAW_TOP, MT_DRAW_MIDDLE, MT_DRAW_BASELINE, MT_DRAW_BOTTOM };
+    static const mt_draw_valign vas[] = { MT_DRAW_TOP, MT_DRAW_MIDDLE, MT_DRAW_BASELINE,
+                                          MT_DRAW_BOTTOM };
     for (int f = 0; f < 4; f++) {
         mt_draw_text_extents e = mt_draw_text_measure((mt_draw_font)f, size, s);
         for (int h = 0; h < N_OF(has); h++) {
@@ -321,8 +327,10 @@ START_TEST(drawn_text_should_put_its_ink_inside_the_measured_box)
                 inkbox ink = find_ink(surf);
 
                 /* The logical box the alignment promises. */
-                double left = x - e.width * (has[h] == MT_DRAW_LEFT ? 0 : has[h] == MT_DRAW_CENTER ? 0.5 : 1);
-                double top = y - (vas[v] == MT_DRAW_TOP ? 0 : vas[v] == MT_DRAW_MIDDLE ? e.height / 2
+                double left = x - e.width * (has[h] == MT_DRAW_LEFT     ? 0
+                                             : has[h] == MT_DRAW_CENTER ? 0.5 : 1);
+                double top = y - (vas[v] == MT_DRAW_TOP        ? 0
+                                  : vas[v] == MT_DRAW_MIDDLE   ? e.height / 2
                                   : vas[v] == MT_DRAW_BASELINE ? e.baseline : e.height);
                 char what[64];
                 snprintf(what, sizeof what, "font %d, halign %d, valign %d", f, h, v);
@@ -333,8 +341,8 @@ START_TEST(drawn_text_should_put_its_ink_inside_the_measured_box)
                 ASSERT_INK_WITHIN(ink, ix, iy, ix + e.ink_width, iy + e.ink_height, what);
                 ck_assert_msg(ink.x0 <= ix + 1.5 && ink.x1 + 1 >= ix + e.ink_width - 1.5 &&
                               ink.y0 <= iy + 1.5 && ink.y1 + 1 >= iy + e.ink_height - 1.5,
-                              "%s: ink [%d, %d] x [%d, %d] does not fill the measured ink box", what,
-                              ink.x0, ink.x1 + 1, ink.y0, ink.y1 + 1);
+                              "%s: ink [%d, %d] x [%d, %d] does not fill the measured ink box",
+                              what, ink.x0, ink.x1 + 1, ink.y0, ink.y1 + 1);
                 cairo_destroy(cr);
                 cairo_surface_destroy(surf);
             }
@@ -445,7 +453,8 @@ START_TEST(drawing_text_should_leave_the_context_as_it_was)
     cairo_font_options_destroy(fo_after);
     ck_assert(!cairo_has_current_point(cr));
     double r, g, b, a;
-    ck_assert_int_eq(cairo_pattern_get_rgba(cairo_get_source(cr), &r, &g, &b, &a), CAIRO_STATUS_SUCCESS);
+    ck_assert_int_eq(cairo_pattern_get_rgba(cairo_get_source(cr), &r, &g, &b, &a),
+                     CAIRO_STATUS_SUCCESS);
     ck_assert(r == 0.2 && g == 0.4 && b == 0.6 && a == 1);
 
     /* Nothing to draw: nothing drawn, nothing broken. */
@@ -536,14 +545,16 @@ START_TEST(png_write_should_write_a_png_that_reads_back)
     ck_assert(memcmp(sig, "\x89PNG\r\n\x1a\n", 8) == 0);
 
     cairo_surface_t *back = cairo_image_surface_create_from_png(path);
-    ck_assert_msg(cairo_surface_status(back) == CAIRO_STATUS_SUCCESS, "cannot read %s back: %s", path,
-                  cairo_status_to_string(cairo_surface_status(back)));
+    ck_assert_msg(cairo_surface_status(back) == CAIRO_STATUS_SUCCESS, "cannot read %s back: %s",
+                  path, cairo_status_to_string(cairo_surface_status(back)));
     ck_assert_int_eq(cairo_image_surface_get_width(back), 37);
     ck_assert_int_eq(cairo_image_surface_get_height(back), 23);
     for (int y = 0; y < 23; y++)
         for (int x = 0; x < 37; x++) {
-            const unsigned char *a = cairo_image_surface_get_data(img) + (size_t)y * cairo_image_surface_get_stride(img);
-            const unsigned char *b = cairo_image_surface_get_data(back) + (size_t)y * cairo_image_surface_get_stride(back);
+            const unsigned char *a = cairo_image_surface_get_data(img) +
+                                     (size_t)y * cairo_image_surface_get_stride(img);
+            const unsigned char *b = cairo_image_surface_get_data(back) +
+                                     (size_t)y * cairo_image_surface_get_stride(back);
             uint32_t pa = ((const uint32_t *)(const void *)a)[x] & 0xffffff;
             uint32_t pb = ((const uint32_t *)(const void *)b)[x] & 0xffffff;
             ck_assert_msg(pa == pb, "pixel (%d, %d): wrote %06x, read %06x", x, y, pa, pb);

@@ -21,7 +21,7 @@
 
 #include "test_util.h"
 
-/* ---- ops, right and broken -------------------------------------------------------------------- */
+/* ---- ops, right and broken ------------------------------------------------------------------- */
 
 static mt_tensor *same_shape_output(const char *op, mt_tensor *a, mt_tensor *b)
 {
@@ -58,7 +58,8 @@ static void exp_backward_nan(const mt_ctx *ctx, const mt_tensor *g, mt_tensor *c
     for (size_t i = 0; i < g->numel; i++) gin[0]->data[i] += NAN;
 }
 
-static void exp_backward_ignores_grad_out(const mt_ctx *ctx, const mt_tensor *g, mt_tensor *const *gin)
+static void exp_backward_ignores_grad_out(const mt_ctx *ctx, const mt_tensor *g,
+                                          mt_tensor *const *gin)
 {
     for (size_t i = 0; i < g->numel; i++) gin[0]->data[i] += ctx->saved[0]->data[i];
 }
@@ -73,9 +74,11 @@ static mt_tensor *square_forward(mt_ctx *ctx, mt_tensor *const *in, const mt_op_
     return y;
 }
 
-static void square_backward_twice_too_big(const mt_ctx *ctx, const mt_tensor *g, mt_tensor *const *gin)
+static void square_backward_twice_too_big(const mt_ctx *ctx, const mt_tensor *g,
+                                          mt_tensor *const *gin)
 {
-    for (size_t i = 0; i < g->numel; i++) gin[0]->data[i] += 4.0 * ctx->saved[0]->data[i] * g->data[i];
+    for (size_t i = 0; i < g->numel; i++)
+        gin[0]->data[i] += 4.0 * ctx->saved[0]->data[i] * g->data[i];
 }
 
 /* mul of two tensors of one shape: d/da = b, d/db = a. */
@@ -123,7 +126,8 @@ static mt_tensor *add_rows_forward(mt_ctx *ctx, mt_tensor *const *in, const mt_o
     return y;
 }
 
-static void add_rows_backward_one_slice(const mt_ctx *ctx, const mt_tensor *g, mt_tensor *const *gin)
+static void add_rows_backward_one_slice(const mt_ctx *ctx, const mt_tensor *g,
+                                        mt_tensor *const *gin)
 {
     (void)ctx;
     size_t m = gin[1]->numel;
@@ -143,7 +147,8 @@ static mt_tensor *transpose_forward(mt_ctx *ctx, mt_tensor *const *in, const mt_
     return y;
 }
 
-static void transpose_backward_not_transposed(const mt_ctx *ctx, const mt_tensor *g, mt_tensor *const *gin)
+static void transpose_backward_not_transposed(const mt_ctx *ctx, const mt_tensor *g,
+                                              mt_tensor *const *gin)
 {
     (void)ctx;
     for (size_t k = 0; k < g->numel; k++) gin[0]->data[k] += g->data[k];
@@ -183,10 +188,13 @@ static const mt_case transpose_cases[] = {
       .domain = { { lo, hi, 0, false } }, .cases = unary_cases, .ncases = 1 }
 
 static const mt_op exp_ok      = UNARY("exp", exp_forward, exp_backward, -2, 2);
-static const mt_op exp_sign    = UNARY("exp_sign_flipped", exp_forward, exp_backward_sign_flipped, -2, 2);
+static const mt_op exp_sign    = UNARY("exp_sign_flipped", exp_forward, exp_backward_sign_flipped,
+                                       -2, 2);
 static const mt_op exp_nan     = UNARY("exp_nan", exp_forward, exp_backward_nan, -2, 2);
-static const mt_op exp_noscale = UNARY("exp_ignores_grad_out", exp_forward, exp_backward_ignores_grad_out, -2, 2);
-static const mt_op square_x2   = UNARY("square_times_2", square_forward, square_backward_twice_too_big, -2, 2);
+static const mt_op exp_noscale = UNARY("exp_ignores_grad_out", exp_forward,
+                                       exp_backward_ignores_grad_out, -2, 2);
+static const mt_op square_x2   = UNARY("square_times_2", square_forward,
+                                       square_backward_twice_too_big, -2, 2);
 static const mt_op abs_kinked  = UNARY("abs_at_0", abs_forward, abs_backward, -2e-7, 2e-7);
 static const mt_op abs_wide    = UNARY("abs", abs_forward, abs_backward, -1, 1);
 
@@ -233,7 +241,7 @@ static mt_gc_status check_op(const mt_op *op, bool tied, mt_gc_result *r)
     ck_assert_msg(((r).diagnoses & (bit)) != 0, "expected " #bit ", got 0x%x:\n%s",           \
                   (r).diagnoses, (r).text)
 
-/* ---- broken ops: the right failure, the right diagnosis ----------------------------------------- */
+/* ---- broken ops: the right failure, the right diagnosis -------------------------------------- */
 
 START_TEST(unregistered_right_op_should_pass_when_called_directly)
 {
@@ -353,7 +361,7 @@ START_TEST(an_empty_domain_should_fail_not_be_skipped)
 }
 END_TEST
 
-/* ---- kinks ------------------------------------------------------------------------------------- */
+/* ---- kinks ----------------------------------------------------------------------------------- */
 
 START_TEST(a_kink_that_redraws_cannot_escape_should_be_reported_as_kink)
 {
@@ -386,7 +394,7 @@ START_TEST(a_kink_should_be_redrawn_away_and_then_pass)
 }
 END_TEST
 
-/* ---- the registry and the modules -------------------------------------------------------------- */
+/* ---- the registry and the modules ------------------------------------------------------------ */
 
 START_TEST(every_registered_op_and_module_should_pass)
 {
@@ -514,8 +522,9 @@ START_TEST(rerun_command_should_carry_non_default_tolerances)
     o.seed = 3;
     o.atol = 1e-7;
     char buf[256];
-    ck_assert_str_eq(mt_gc_rerun_command(&f, &o, buf, sizeof buf),
-                     "mytorch-gradcheck --op 'exp' --case 'mat_3x4' --seed 3 --atol 9.9999999999999995e-08");
+    ck_assert_str_eq(
+        mt_gc_rerun_command(&f, &o, buf, sizeof buf),
+        "mytorch-gradcheck --op 'exp' --case 'mat_3x4' --seed 3 --atol 9.9999999999999995e-08");
 }
 END_TEST
 
@@ -626,8 +635,9 @@ START_TEST(rerun_command_should_name_the_program_that_was_set)
     ck_assert_str_eq(mt_gc_rerun_command(&f, &o, buf, sizeof buf),
                      "./build-x/bin/mytorch-gradcheck --op 'exp' --case 'mat_3x4' --seed 0");
     o.program = "/tmp/my dir/it's here/mytorch-gradcheck";   /* quoted for the shell */
-    ck_assert_str_eq(mt_gc_rerun_command(&f, &o, buf, sizeof buf),
-                     "'/tmp/my dir/it'\\''s here/mytorch-gradcheck' --op 'exp' --case 'mat_3x4' --seed 0");
+    ck_assert_str_eq(
+        mt_gc_rerun_command(&f, &o, buf, sizeof buf),
+        "'/tmp/my dir/it'\\''s here/mytorch-gradcheck' --op 'exp' --case 'mat_3x4' --seed 0");
 
     /* a long program name is never cut short: _new holds it all, a small buffer gets nothing */
     char longname[3001];
@@ -649,7 +659,8 @@ START_TEST(options_out_of_range_should_be_refused_naming_the_flag_and_the_range)
     const struct { const char *flag; double v; bool ok; } cases[] = {
         { "--eps", MT_GC_DEFAULT_EPS, true }, { "--eps", MT_GC_EPS_MIN, true },
         { "--eps", MT_GC_EPS_MAX, true },     { "--eps", 0.0, false },
-        { "--eps", nextafter(MT_GC_EPS_MAX, 1), false }, { "--eps", nextafter(MT_GC_EPS_MIN, 0), false },
+        { "--eps", nextafter(MT_GC_EPS_MAX, 1), false },
+        { "--eps", nextafter(MT_GC_EPS_MIN, 0), false },
         { "--eps", NAN, false },              { "--eps", INFINITY, false },
         { "--atol", 0.0, true },              { "--atol", -1e-300, false },
         { "--atol", INFINITY, false },        { "--rtol", MT_GC_RTOL_MAX, true },
@@ -674,7 +685,7 @@ START_TEST(options_out_of_range_should_be_refused_naming_the_flag_and_the_range)
 }
 END_TEST
 
-/* ---- the registry's ops, broken the ways gradcheck once let through ---------------------------- */
+/* ---- the registry's ops, broken the ways gradcheck once let through -------------------------- */
 
 /* A copy of the registry's op `name` with its backward replaced, outside the registry (so it is
  * called directly), without local_grad: what catches it is the finite differences alone. */
@@ -743,7 +754,8 @@ static void relu_backward_cutoff(const mt_ctx *ctx, const mt_tensor *g, mt_tenso
 }
 
 /* cross_entropy with its one-hot at label % 3 */
-static void cross_entropy_backward_mod3(const mt_ctx *ctx, const mt_tensor *go, mt_tensor *const *gin)
+static void cross_entropy_backward_mod3(const mt_ctx *ctx, const mt_tensor *go,
+                                        mt_tensor *const *gin)
 {
     const mt_tensor *prob = ctx->saved[0], *labels = ctx->saved[1];
     int n = prob->shape.dim[0], c = prob->shape.dim[1];
@@ -788,12 +800,14 @@ static void add_backward_no_stride0(const mt_ctx *ctx, const mt_tensor *g, mt_te
 /* exp off by 1e-4 relative, and by 5e-6 absolute */
 static void exp_backward_rel(const mt_ctx *ctx, const mt_tensor *g, mt_tensor *const *gin)
 {
-    for (size_t i = 0; i < g->numel; i++) gin[0]->data[i] += 1.0001 * g->data[i] * ctx->saved[0]->data[i];
+    for (size_t i = 0; i < g->numel; i++)
+        gin[0]->data[i] += 1.0001 * g->data[i] * ctx->saved[0]->data[i];
 }
 
 static void exp_backward_abs(const mt_ctx *ctx, const mt_tensor *g, mt_tensor *const *gin)
 {
-    for (size_t i = 0; i < g->numel; i++) gin[0]->data[i] += g->data[i] * ctx->saved[0]->data[i] + 5e-6;
+    for (size_t i = 0; i < g->numel; i++)
+        gin[0]->data[i] += g->data[i] * ctx->saved[0]->data[i] + 5e-6;
 }
 
 START_TEST(pow_with_abs_of_the_base_should_fail_at_negative_bases)
@@ -895,7 +909,7 @@ START_TEST(tiny_errors_should_fail_the_defaults_and_pass_pytorchs_tolerances)
 }
 END_TEST
 
-/* ---- the chain rule of local_grad ------------------------------------------------------------- */
+/* ---- the chain rule of local_grad ------------------------------------------------------------ */
 
 static double mul_local_grad_swapped(const mt_op_args *args, int input, const double *x, double y)
 {
@@ -955,7 +969,7 @@ START_TEST(a_wrong_backward_should_fail_the_chain_rule_check_too_and_be_named)
 }
 END_TEST
 
-/* ---- tolerances, cases, labels, seeds ---------------------------------------------------------- */
+/* ---- tolerances, cases, labels, seeds -------------------------------------------------------- */
 
 START_TEST(every_registered_op_and_module_should_pass_with_its_margin_at_20_seeds)
 {
@@ -1082,7 +1096,8 @@ START_TEST(labels_should_cover_every_class_when_there_are_enough)
             int n = sizes[s].n, c = sizes[s].c;
             mt_gc_func f;
             mt_gc_func_graph(&f, "labels_spy", "case", labels_spy_forward, NULL, NULL);
-            mt_gc_func_add_input(&f, "logits", MT_SHAPE(n, c), (mt_domain){ -1, 1, 0, false }, NULL);
+            mt_gc_func_add_input(&f, "logits", MT_SHAPE(n, c), (mt_domain){ -1, 1, 0, false },
+                                 NULL);
             mt_gc_func_add_input(&f, "labels", MT_SHAPE(n), (mt_domain){ 0, c, 0, true }, NULL);
             mt_gc_options o;
             mt_gc_options_init(&o);

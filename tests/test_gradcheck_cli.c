@@ -26,7 +26,7 @@
 #define MT_GC_BINARY MT_SOURCE_DIR "/build/bin/mytorch-gradcheck"
 #endif
 
-/* ---- the command -------------------------------------------------------------------------------- */
+/* ---- the command ----------------------------------------------------------------------------- */
 
 /* Runs the shell command line fmt, ... ("$GC" is the mytorch-gradcheck of this build) and
  * returns its exit status (-1 when it could not be run), with its stdout and stderr together
@@ -38,7 +38,8 @@ static int run_shell(char **out, const char *fmt, ...)
     ;
 static int run_shell(char **out, const char *fmt, ...)
 {
-    ck_assert_msg(access(MT_GC_BINARY, X_OK) == 0, "%s is not there: build it first (make)", MT_GC_BINARY);
+    ck_assert_msg(access(MT_GC_BINARY, X_OK) == 0, "%s is not there: build it first (make)",
+                  MT_GC_BINARY);
     va_list ap;
     va_start(ap, fmt);
     int n = vsnprintf(NULL, 0, fmt, ap);
@@ -80,7 +81,8 @@ START_TEST(command_should_refuse_a_tolerance_out_of_range_with_status_2)
         ASSERT_ERR_HAS(out, bad[k][1]);
         free(out);
     }
-    ck_assert_int_eq(run_shell(&out, "\"$GC\" --eps 1e-5 --atol 1e-4 --rtol 0.01 --op neg --case vec_5"), 0);
+    ck_assert_int_eq(
+        run_shell(&out, "\"$GC\" --eps 1e-5 --atol 1e-4 --rtol 0.01 --op neg --case vec_5"), 0);
     free(out);
 }
 END_TEST
@@ -89,7 +91,8 @@ START_TEST(command_rerun_hint_should_name_the_program_as_it_was_run)
 {
     char *out;
     ck_assert_int_eq(run_shell(&out, "\"$GC\" --op add --case same_3x4 --atol 0 --rtol 0"), 1);
-    ASSERT_ERR_HAS(out, "rerun: " MT_GC_BINARY " --op 'add' --case 'same_3x4' --seed 0 --atol 0 --rtol 0\n");
+    ASSERT_ERR_HAS(out, "rerun: " MT_GC_BINARY
+                        " --op 'add' --case 'same_3x4' --seed 0 --atol 0 --rtol 0\n");
     free(out);
     /* found through PATH, it is named as it was typed */
     ck_assert_int_eq(run_shell(&out, "PATH=\"${GC%%/*}:$PATH\" mytorch-gradcheck --op add "
@@ -152,7 +155,8 @@ START_TEST(heatmap_in_a_very_long_directory_should_be_written_whole_or_refused)
 
     /* past PATH_MAX the directory cannot be made: a message and a failing status */
     snprintf(far, sizeof far, "%s", dir);
-    while (strlen(far) < 4500) strcat(far, "/zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz");
+    while (strlen(far) < 4500)
+        strcat(far, "/zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz");
     int rc = run_shell(&out, "\"$GC\" --op transpose --case '%s' --heatmap '%s'", f.case_name, far);
     ck_assert_msg(rc == 1, "exit status %d:\n%s", rc, out);
     ASSERT_ERR_HAS(out, "cannot create the heatmap directory");
@@ -161,7 +165,7 @@ START_TEST(heatmap_in_a_very_long_directory_should_be_written_whole_or_refused)
 END_TEST
 
 
-/* ---- tolerances, margins, the viewer hint, the measurement ------------------------------------ */
+/* ---- tolerances, margins, the viewer hint, the measurement ----------------------------------- */
 
 START_TEST(command_should_check_each_op_with_its_own_tolerance_unless_told_otherwise)
 {
@@ -173,7 +177,8 @@ START_TEST(command_should_check_each_op_with_its_own_tolerance_unless_told_other
     ck_assert_int_eq(run_shell(&out, "\"$GC\" --verbose --op nn.ReLU"), 0);
     ASSERT_ERR_HAS(out, "    tolerance: atol 1e-06, rtol 1e-06 (the default)");
     free(out);
-    ck_assert_int_eq(run_shell(&out, "\"$GC\" --verbose --pytorch-tolerances --op exp --case vec_5"), 0);
+    ck_assert_int_eq(
+        run_shell(&out, "\"$GC\" --verbose --pytorch-tolerances --op exp --case vec_5"), 0);
     ASSERT_ERR_HAS(out, "    tolerance: atol 1e-05, rtol 0.001 (PyTorch's)");
     free(out);
     /* --atol and --rtol replace either of PyTorch's, whatever their order */

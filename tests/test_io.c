@@ -697,7 +697,8 @@ START_TEST(npy_load_should_reject_bad_magic_and_malformed_headers)
     ASSERT_ERR_HAS(err, "too large");
 
     /* Key order is free and double quotes are fine: numpy's header is a Python literal. */
-    write_npy_raw(path, "{\"shape\": (2,), \"fortran_order\": False, \"descr\": \"<f8\"}", zero, 16);
+    write_npy_raw(path, "{\"shape\": (2,), \"fortran_order\": False, \"descr\": \"<f8\"}", zero,
+                  16);
     ck_assert_msg(mt_npy_load(path, &d, &nd, sh, err, sizeof err) == 0, "%s", err);
     ck_assert_int_eq(sh[0], 2);
     free(d);
@@ -1816,8 +1817,10 @@ static void killed_dir_write(void)
 {
     char dir[512], err[256];
     IN(dir, g_dir, "kw");
-    mt_dir_file files[4] = { { "a", write_then_get_killed, NULL }, { "b", write_then_get_killed, NULL },
-                             { "c", write_then_get_killed, NULL }, { "d", write_then_get_killed, NULL } };
+    mt_dir_file files[4] = { { "a", write_then_get_killed, NULL },
+                             { "b", write_then_get_killed, NULL },
+                             { "c", write_then_get_killed, NULL },
+                             { "d", write_then_get_killed, NULL } };
     g_writes = 0;
     g_fail_at = 2;
     mt_write_dir_atomic(dir, files, 4, err, sizeof err);
@@ -1905,9 +1908,11 @@ static Suite *io_suite(void)
     tcase_add_test(atomic, write_file_atomic_should_fail_cleanly_in_an_unwritable_directory);
     tcase_add_test(atomic, write_file_atomic_should_remove_the_tmp_when_the_rename_fails);
     tcase_add_test(atomic, write_file_atomic_should_reject_null_arguments);
-    tcase_add_test(atomic, write_file_atomic_should_refuse_empty_names_and_targets_that_are_not_files);
+    tcase_add_test(atomic,
+                   write_file_atomic_should_refuse_empty_names_and_targets_that_are_not_files);
     tcase_add_test(atomic, write_file_atomic_should_write_through_a_symlink_and_keep_it);
-    tcase_add_test(atomic, write_file_atomic_should_not_follow_a_symlink_planted_at_a_temporary_name);
+    tcase_add_test(atomic,
+                   write_file_atomic_should_not_follow_a_symlink_planted_at_a_temporary_name);
     tcase_add_test(atomic, write_file_atomic_should_use_a_fresh_name_and_the_usual_mode);
     tcase_add_test(atomic, write_file_atomic_should_handle_long_names_and_long_paths);
     tcase_add_test(atomic, check_output_file_should_find_problems_before_anything_is_written);

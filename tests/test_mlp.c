@@ -172,9 +172,11 @@ START_TEST(mlp_training_should_keep_memory_flat_over_1000_steps)
             reserved100 = mt_arena_reserved(step);
             used100 = used;
         } else if (s > 100) {
-            ck_assert_msg(used == used100, "step %d used %zu bytes, step 100 %zu", s, used, used100);
-            ck_assert_msg(mt_arena_reserved(step) == reserved100, "step %d: arena grew from %zu to %zu",
-                          s, reserved100, mt_arena_reserved(step));
+            ck_assert_msg(used == used100, "step %d used %zu bytes, step 100 %zu", s, used,
+                          used100);
+            ck_assert_msg(mt_arena_reserved(step) == reserved100,
+                          "step %d: arena grew from %zu to %zu", s, reserved100,
+                          mt_arena_reserved(step));
         }
     }
     size_t rss1000 = resident_bytes();

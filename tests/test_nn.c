@@ -254,7 +254,8 @@ START_TEST(cross_entropy_should_name_the_index_and_value_of_a_bad_label)
     expect_label_error((const double[]){ 0, 1, NAN }, "labels[2] = nan");
     const double logits[12] = { 0 };
     ck_assert_ptr_nonnull(mt_cross_entropy(input(MT_SHAPE(3, 4), logits, true),
-                                                mt_from_data(MT_SHAPE(3), (const double[]){ 0, 3, 1 })));
+                                           mt_from_data(MT_SHAPE(3),
+                                                        (const double[]){ 0, 3, 1 })));
     ck_assert_int_eq(errors.count, 0);
 }
 END_TEST
@@ -397,7 +398,8 @@ START_TEST(modules_should_report_their_pytorch_type_names)
 {
     mt_module *mlp = handout_mlp();
     ck_assert_str_eq(mt_module_type(mlp), "Sequential");
-    mt_module *l = mt_linear_new(2, 2, NULL), *b = mt_batchnorm1d_new(2, 1e-5, 0.1), *r = mt_relu_new();
+    mt_module *l = mt_linear_new(2, 2, NULL), *b = mt_batchnorm1d_new(2, 1e-5, 0.1),
+              *r = mt_relu_new();
     ck_assert_str_eq(mt_module_type(l), "Linear");
     ck_assert_str_eq(mt_module_type(b), "BatchNorm1d");
     ck_assert_str_eq(mt_module_type(r), "ReLU");
@@ -478,17 +480,25 @@ static Suite *nn_suite(void)
     Suite *s = suite_create("nn");
     TCase *tc = tcase_create("pytorch_reference");
     tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_loop_test(tc, linear_should_match_pytorch_forward_and_gradients, 0, MT_COUNT(traversals));
+    tcase_add_loop_test(tc, linear_should_match_pytorch_forward_and_gradients, 0,
+                        MT_COUNT(traversals));
     tcase_add_test(tc, linear_backward_should_accumulate_over_two_calls);
-    tcase_add_loop_test(tc, relu_should_match_pytorch_forward_and_gradient, 0, MT_COUNT(traversals));
-    tcase_add_loop_test(tc, batchnorm_should_match_pytorch_in_training_mode, 0, MT_COUNT(traversals));
+    tcase_add_loop_test(tc, relu_should_match_pytorch_forward_and_gradient, 0,
+                        MT_COUNT(traversals));
+    tcase_add_loop_test(tc, batchnorm_should_match_pytorch_in_training_mode, 0,
+                        MT_COUNT(traversals));
     tcase_add_test(tc, batchnorm_running_stats_should_match_pytorch_after_three_train_steps);
-    tcase_add_loop_test(tc, batchnorm_should_match_pytorch_in_eval_mode_with_gradients, 0, MT_COUNT(traversals));
+    tcase_add_loop_test(tc, batchnorm_should_match_pytorch_in_eval_mode_with_gradients, 0,
+                        MT_COUNT(traversals));
     tcase_add_test(tc, batchnorm_should_start_as_pytorch_does);
-    tcase_add_loop_test(tc, log_softmax_should_match_pytorch_including_logits_of_1000, 0, MT_COUNT(traversals));
-    tcase_add_loop_test(tc, cross_entropy_should_match_pytorch_for_ordinary_logits, 0, MT_COUNT(traversals));
-    tcase_add_loop_test(tc, cross_entropy_should_stay_finite_and_match_pytorch_for_logits_of_1000, 0, MT_COUNT(traversals));
-    tcase_add_loop_test(tc, cross_entropy_should_be_zero_for_a_single_class, 0, MT_COUNT(traversals));
+    tcase_add_loop_test(tc, log_softmax_should_match_pytorch_including_logits_of_1000, 0,
+                        MT_COUNT(traversals));
+    tcase_add_loop_test(tc, cross_entropy_should_match_pytorch_for_ordinary_logits, 0,
+                        MT_COUNT(traversals));
+    tcase_add_loop_test(tc, cross_entropy_should_stay_finite_and_match_pytorch_for_logits_of_1000,
+                        0, MT_COUNT(traversals));
+    tcase_add_loop_test(tc, cross_entropy_should_be_zero_for_a_single_class, 0,
+                        MT_COUNT(traversals));
     suite_add_tcase(s, tc);
 
     tc = tcase_create("errors");

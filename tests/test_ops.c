@@ -42,7 +42,8 @@ static void expect_tensor(const char *what, const char *case_name, const mt_tens
     ck_assert_msg(t != NULL, "%s %s: NULL (last error: %s)", case_name, what, mt_last_error());
     mt_shape ws = cf_shape(ndim, dim);
     ck_assert_msg(mt_shape_equal(t->shape, ws), "%s %s: shape %s, want %s", case_name, what,
-                  mt_shape_str(t->shape, got_s, sizeof got_s), mt_shape_str(ws, want_s, sizeof want_s));
+                  mt_shape_str(t->shape, got_s, sizeof got_s),
+                  mt_shape_str(ws, want_s, sizeof want_s));
     ck_assert_uint_eq(t->numel, mt_shape_numel(ws));
     for (size_t i = 0; i < t->numel; i++)
         ck_assert_msg(is_close(t->data[i], want[i], REL_TOL, ABS_TOL),
@@ -89,7 +90,8 @@ static error_log errors; /* filled by capture_errors(&errors) */
 /* Asserts exactly one error was reported and that it contains every needle. */
 static void expect_one_error(const char *n1, const char *n2, const char *n3)
 {
-    ck_assert_msg(errors.count == 1, "%d errors reported (last: \"%s\")", errors.count, errors.last);
+    ck_assert_msg(errors.count == 1, "%d errors reported (last: \"%s\")", errors.count,
+                  errors.last);
     const char *needles[] = { n1, n2, n3 };
     for (int i = 0; i < 3; i++)
         if (needles[i])
@@ -97,7 +99,7 @@ static void expect_one_error(const char *n1, const char *n2, const char *n3)
                           "error \"%s\" does not mention \"%s\"", errors.last, needles[i]);
 }
 
-/* ---- the PyTorch reference cases --------------------------------------------------------------- */
+/* ---- the PyTorch reference cases ------------------------------------------------------------- */
 
 START_TEST(op_forward_should_match_pytorch)
 {
@@ -225,7 +227,8 @@ START_TEST(library_should_keep_working_after_a_shape_error)
     ck_assert_ptr_null(mt_mul(x, mt_ones(MT_SHAPE(3))));
     ck_assert_int_eq(errors.count, 1);
     /* y = sum(x * [2, 3]) + 1 -> 2*1.5 - 3*2 + 1 = -2; dy/dx = [2, 3] */
-    mt_tensor *y = mt_add_scalar(mt_sum(mt_mul(x, mt_from_data(MT_SHAPE(2), (double[]){ 2, 3 }))), 1);
+    mt_tensor *y =
+        mt_add_scalar(mt_sum(mt_mul(x, mt_from_data(MT_SHAPE(2), (double[]){ 2, 3 }))), 1);
     ck_assert_ptr_nonnull(y);
     ck_assert_double_eq(mt_item(y), -2.0);
     ck_assert_int_eq(mt_backward(y), 0);
@@ -359,7 +362,8 @@ START_TEST(registry_entries_should_be_complete_and_unique)
         ck_assert_msg(op->cases && op->ncases >= 1, "%s: no gradcheck case", op->name);
         for (int k = 0; k < op->ncases; k++)
             for (int j = 0; j < op->arity; j++)
-                ck_assert_msg(op->cases[k].in[j].ndim >= 0 && op->cases[k].in[j].ndim <= MT_MAX_DIMS,
+                ck_assert_msg(op->cases[k].in[j].ndim >= 0 &&
+                              op->cases[k].in[j].ndim <= MT_MAX_DIMS,
                               "%s case %d input %d: ndim %d", op->name, k, j,
                               op->cases[k].in[j].ndim);
         const char *missing = mt_op_missing_field(op);
@@ -368,7 +372,8 @@ START_TEST(registry_entries_should_be_complete_and_unique)
         ck_assert_ptr_eq(mt_op_find(op->name), op);
         ck_assert(mt_op_registered(op));
         for (int j = 0; j < i; j++)
-            ck_assert_msg(strcmp(mt_op_at(j)->name, op->name) != 0, "op name \"%s\" twice", op->name);
+            ck_assert_msg(strcmp(mt_op_at(j)->name, op->name) != 0, "op name \"%s\" twice",
+                          op->name);
     }
 }
 END_TEST
@@ -460,11 +465,13 @@ static void backward_ones(const char *what, mt_tensor *out, mt_tensor *const *in
                           mt_traversal how)
 {
     ck_assert_msg(out != NULL, "%s: NULL (%s)", what, mt_last_error());
-    ck_assert_msg(mt_backward_ex(out, mt_ones(out->shape), how) == 0, "%s: %s", what, mt_last_error());
+    ck_assert_msg(mt_backward_ex(out, mt_ones(out->shape), how) == 0, "%s: %s", what,
+                  mt_last_error());
     for (int i = 0; i < nin; i++) {
         if (!in[i]->requires_grad) continue;
         ck_assert_msg(in[i]->grad != NULL, "%s: input %d got no grad", what, i);
-        ck_assert_msg(mt_shape_equal(in[i]->grad->shape, in[i]->shape), "%s: grad %d shape", what, i);
+        ck_assert_msg(mt_shape_equal(in[i]->grad->shape, in[i]->shape), "%s: grad %d shape",
+                      what, i);
         for (size_t k = 0; k < in[i]->grad->numel; k++)
             ck_assert_msg(isfinite(in[i]->grad->data[k]), "%s: grad %d[%zu] = %g", what, i, k,
                           in[i]->grad->data[k]);
@@ -525,7 +532,7 @@ START_TEST(empty_tensors_should_pass_through_every_core_op)
         expect_shape("sum", y, MT_SCALAR_SHAPE);
         ck_assert_double_eq(mt_item(y), 0.0);
         backward_ones("sum", y, &x, 1, how);
-        y = mt_sum_axis(x, 0, false);                                       /* over the empty axis */
+        y = mt_sum_axis(x, 0, false);   /* over the empty axis */
         expect_shape("sum axis 0", y, MT_SHAPE(3));
         for (int k = 0; k < 3; k++) ck_assert_double_eq(y->data[k], 0.0);
         backward_ones("sum axis 0", y, &x, 1, how);
@@ -633,7 +640,8 @@ START_TEST(reshape_should_handle_its_edge_cases)
     expect_one_error("reshape", "(0, 3)", "(65536, 65536, 65536, 65536)");
     errors.count = 0;
     /* ... while a -1 next to dimensions whose product does not fit can only be 0 */
-    expect_shape("(0, 3) -> (big, big, big, -1)", mt_reshape(e, MT_SHAPE(INT_MAX, INT_MAX, INT_MAX, -1)),
+    expect_shape("(0, 3) -> (big, big, big, -1)",
+                 mt_reshape(e, MT_SHAPE(INT_MAX, INT_MAX, INT_MAX, -1)),
                  MT_SHAPE(INT_MAX, INT_MAX, INT_MAX, 0));
     ck_assert_ptr_null(mt_reshape(mt_ones(MT_SHAPE(2)), MT_SHAPE(INT_MAX, INT_MAX, INT_MAX, -1)));
     expect_one_error("reshape", "(2,)", NULL);
@@ -652,7 +660,8 @@ START_TEST(relu_should_propagate_nan_like_pytorch)
 {
     /* torch.relu(tensor([nan, -0., -1., 2.])) == [nan, -0., 0., 2.]; its backward passes the
      * gradient where the result is not <= 0, so through the nan as well */
-    mt_tensor *x = mt_requires_grad(mt_from_data(MT_SHAPE(4), (double[]){ NAN, -0.0, -1, 2 }), true);
+    mt_tensor *x =
+        mt_requires_grad(mt_from_data(MT_SHAPE(4), (double[]){ NAN, -0.0, -1, 2 }), true);
     mt_tensor *y = mt_relu(x);
     ck_assert(isnan(y->data[0]));
     ck_assert(y->data[1] == 0.0 && signbit(y->data[1]));
@@ -741,7 +750,8 @@ START_TEST(core_op_domains_should_keep_every_case_finite)
                 snprintf(what, sizeof what, "%s case %s", op->name, op->cases[c].name);
                 ck_assert_msg(out != NULL, "%s: %s", what, mt_last_error());
                 for (size_t i = 0; i < out->numel; i++)
-                    ck_assert_msg(isfinite(out->data[i]), "%s: output[%zu] = %g", what, i, out->data[i]);
+                    ck_assert_msg(isfinite(out->data[i]), "%s: output[%zu] = %g", what, i,
+                                  out->data[i]);
                 backward_ones(what, out, in, op->arity, MT_TOPO);
             }
     }

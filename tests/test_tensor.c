@@ -31,7 +31,7 @@ static void expect_plain_leaf(const mt_tensor *t)
     ck_assert(mt_tensor_check(t));
 }
 
-/* ---- shapes ------------------------------------------------------------------------------------ */
+/* ---- shapes ---------------------------------------------------------------------------------- */
 
 START_TEST(shape_macro_should_count_its_dimensions)
 {
@@ -80,7 +80,7 @@ START_TEST(shape_str_should_write_python_tuples)
 }
 END_TEST
 
-/* ---- creation ---------------------------------------------------------------------------------- */
+/* ---- creation -------------------------------------------------------------------------------- */
 
 START_TEST(creation_functions_should_make_plain_leaves_with_their_values)
 {
@@ -138,7 +138,8 @@ END_TEST
 
 START_TEST(copy_should_keep_requires_grad_and_detach_should_drop_it)
 {
-    mt_tensor *a = mt_set_label(mt_requires_grad(mt_from_data(MT_SHAPE(2), (double[]){ 1, 2 }), true), "a");
+    mt_tensor *a =
+        mt_set_label(mt_requires_grad(mt_from_data(MT_SHAPE(2), (double[]){ 1, 2 }), true), "a");
     mt_tensor *y = mt_mul_scalar(a, 3.0);             /* a non-leaf */
 
     mt_tensor *c = mt_copy(a);
@@ -201,7 +202,7 @@ START_TEST(fill_and_label_should_set_values_and_names)
 }
 END_TEST
 
-/* ---- printing ---------------------------------------------------------------------------------- */
+/* ---- printing -------------------------------------------------------------------------------- */
 
 /* torch's repr with its backward name (e.g. "AddBackward0") replaced by the op's own. */
 static void expected_repr(const cf_print_case *c, const mt_op *op, char *out, size_t n)
@@ -213,7 +214,8 @@ static void expected_repr(const cf_print_case *c, const mt_op *op, char *out, si
     ck_assert_ptr_nonnull(end);
     int len = (int)(end - name);
     /* ours is torch's name, with or without its trailing version digit */
-    bool same = (int)strlen(op->backward_name) == len && !strncmp(op->backward_name, name, (size_t)len);
+    bool same = (int)strlen(op->backward_name) == len &&
+                !strncmp(op->backward_name, name, (size_t)len);
     bool unversioned = (int)strlen(op->backward_name) == len - 1 &&
                        !strncmp(op->backward_name, name, (size_t)len - 1);
     ck_assert_msg(same || unversioned, "op %s: backward_name %s, torch says %.*s", op->name,
@@ -299,7 +301,7 @@ START_TEST(fprint_should_write_the_format_and_a_newline)
 }
 END_TEST
 
-/* ---- the RNG ----------------------------------------------------------------------------------- */
+/* ---- the RNG --------------------------------------------------------------------------------- */
 
 START_TEST(rng_should_match_reference_xoshiro256starstar)
 {
@@ -446,7 +448,7 @@ START_TEST(rng_below_should_be_unbiased_in_range)
 }
 END_TEST
 
-/* ---- arenas ------------------------------------------------------------------------------------ */
+/* ---- arenas ---------------------------------------------------------------------------------- */
 
 START_TEST(arena_alloc_should_align_and_count)
 {
@@ -588,7 +590,8 @@ START_TEST(training_loop_with_per_step_arena_should_keep_memory_flat)
 #if defined(__SANITIZE_ADDRESS__)
     (void)rss1;   /* AddressSanitizer keeps freed blocks in quarantine: RSS is not the program's */
 #else
-    ck_assert_msg(rss1 <= rss0 + 256 * 1024, "resident memory grew from %zu to %zu bytes", rss0, rss1);
+    ck_assert_msg(rss1 <= rss0 + 256 * 1024, "resident memory grew from %zu to %zu bytes", rss0,
+                  rss1);
 #endif
     /* and the steps did train: the loss went down */
     ck_assert_msg(last_loss < 0.5 * first_loss, "loss %g -> %g", first_loss, last_loss);
@@ -597,7 +600,7 @@ START_TEST(training_loop_with_per_step_arena_should_keep_memory_flat)
 END_TEST
 
 
-/* ---- hardening: shapes, creation and arenas under misuse ---------------------------------------- */
+/* ---- hardening: shapes, creation and arenas under misuse ------------------------------------- */
 
 /* Compiles `body` (inside a function, with <mytorch/tensor.h> included) with the C compiler;
  * returns its exit status, or -1 when no compiler can be run. */

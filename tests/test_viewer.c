@@ -33,7 +33,7 @@ static void release_all(void)
     mt_shutdown();
 }
 
-/* ---- helpers ---------------------------------------------------------------------------------- */
+/* ---- helpers --------------------------------------------------------------------------------- */
 
 static vw_model seed_model(void)
 {
@@ -80,7 +80,7 @@ static void caption_at(const vw_model *m, vw_derived *d, int w, int step, char *
 #define ASSERT_HAS(text, part) \
     ck_assert_msg(strstr((text), (part)) != NULL, "\"%s\" lacks \"%s\"", (text), (part))
 
-/* ---- the derived state ------------------------------------------------------------------------ */
+/* ---- the derived state ----------------------------------------------------------------------- */
 
 START_TEST(seed_walk_should_end_with_a_3_c_1_and_b_without_grad)
 {
@@ -218,7 +218,7 @@ START_TEST(dfs_should_run_the_shared_subgraph_twice_and_topo_once)
 }
 END_TEST
 
-/* ---- captions ----------------------------------------------------------------------------------- */
+/* ---- captions -------------------------------------------------------------------------------- */
 
 START_TEST(seed_captions_should_follow_the_handout_walkthrough)
 {
@@ -303,7 +303,7 @@ START_TEST(values_should_print_as_numbers_or_as_their_shape)
 }
 END_TEST
 
-/* ---- the renderer ------------------------------------------------------------------------------- */
+/* ---- the renderer ---------------------------------------------------------------------------- */
 
 static void app_seed(vw_app *app, int w, int h)
 {
@@ -318,7 +318,8 @@ static uint32_t pixel(cairo_surface_t *s, double x, double y)
     int ix = (int)x, iy = (int)y;
     ck_assert(ix >= 0 && iy >= 0 && ix < w && iy < h);
     const unsigned char *data = cairo_image_surface_get_data(s);
-    return ((const uint32_t *)(const void *)(data + (size_t)iy * cairo_image_surface_get_stride(s)))[ix];
+    return ((const uint32_t *)(const void *)(data + (size_t)iy *
+                                             cairo_image_surface_get_stride(s)))[ix];
 }
 
 static bool is_highlight(uint32_t p)
@@ -342,7 +343,8 @@ START_TEST(renderer_should_highlight_the_visited_node_where_the_layout_put_it)
     vw_point p = vw_to_screen(&app.state, app.scene.geom, box.x, box.y);
     ck_assert(fabs(r.x - p.x) < 1e-6 && fabs(r.y - p.y) < 1e-6);
     ck_assert(fabs(r.w - box.w * app.state.zoom) < 1e-6);
-    ck_assert(r.x >= app.scene.geom.graph.x && r.x + r.w <= app.scene.geom.graph.x + app.scene.geom.graph.w);
+    ck_assert(r.x >= app.scene.geom.graph.x &&
+              r.x + r.w <= app.scene.geom.graph.x + app.scene.geom.graph.w);
     /* its border is drawn in the highlight colour: left edge, bottom edge */
     ck_assert_msg(is_highlight(pixel(s, r.x, r.y + r.h / 2)), "left edge: %08x",
                   pixel(s, r.x, r.y + r.h / 2));
@@ -350,7 +352,8 @@ START_TEST(renderer_should_highlight_the_visited_node_where_the_layout_put_it)
                   pixel(s, r.x + r.w / 2, r.y + r.h));
     /* and no other node is: the middle of c's left edge is not orange */
     int c = node_named(&app.model, "c");
-    ck_assert(!is_highlight(pixel(s, app.scene.node[c].x, app.scene.node[c].y + app.scene.node[c].h / 2)));
+    ck_assert(!is_highlight(pixel(s, app.scene.node[c].x,
+                                  app.scene.node[c].y + app.scene.node[c].h / 2)));
     cairo_surface_destroy(s);
     vw_app_free(&app);
 }
@@ -415,7 +418,7 @@ START_TEST(inspector_should_read_the_cell_under_the_mouse)
 }
 END_TEST
 
-/* ---- the layout ---------------------------------------------------------------------------------- */
+/* ---- the layout ------------------------------------------------------------------------------ */
 
 START_TEST(no_two_node_boxes_should_overlap_in_any_example)
 {
@@ -470,7 +473,7 @@ START_TEST(examples_and_ops_should_refuse_unknown_names_listing_the_valid_ones)
 }
 END_TEST
 
-/* ---- the program ------------------------------------------------------------------------------- */
+/* ---- the program ----------------------------------------------------------------------------- */
 
 /* runs the program with args in dir (NULL: the scratch directory); its exit status */
 static int run(const char *dir, const char *env, const char *args)
@@ -518,7 +521,13 @@ static char *edited(const char *text, const char *anchor, const char *old, const
     return s;
 }
 
-#define NEED_BINARY() do { if (!g_bin[0]) { fprintf(stderr, "skipped: no mytorch-viewer\n"); return; } } while (0)
+#define NEED_BINARY()                                                                           \
+    do {                                                                                        \
+        if (!g_bin[0]) {                                                                        \
+            fprintf(stderr, "skipped: no mytorch-viewer\n");                                    \
+            return;                                                                             \
+        }                                                                                       \
+    } while (0)
 
 START_TEST(malformed_traces_should_be_refused_with_status_1)
 {
@@ -534,7 +543,8 @@ START_TEST(malformed_traces_should_be_refused_with_status_1)
         { "truncated.json", strndup(good, strlen(good) / 2) },
         { "version.json", edited(good, "{", "\"version\":\t1", "\"version\":\t7") },
         { "dangling-edge.json", edited(good, "\"edges\":", "\"from\":\t0", "\"from\":\t42") },
-        { "dangling-event.json", edited(good, "\"kind\":\t\"visit\"", "\"node\":\t7", "\"node\":\t99") },
+        { "dangling-event.json",
+          edited(good, "\"kind\":\t\"visit\"", "\"node\":\t7", "\"node\":\t99") },
         { "dangling-root.json", edited(good, "\"walks\":", "\"root\":\t7", "\"root\":\t99") },
     };
     for (int i = 0; i < N_OF(bad); i++) {
@@ -546,8 +556,8 @@ START_TEST(malformed_traces_should_be_refused_with_status_1)
         ck_assert_msg(!file_exists(out), "%s: a screenshot was written anyway", bad[i].name);
         TMP(out, "err.txt");
         char *msg = read_all(out);
-        ck_assert_msg(strstr(msg, bad[i].name) != NULL, "%s: the message does not name the file: %s",
-                      bad[i].name, msg);
+        ck_assert_msg(strstr(msg, bad[i].name) != NULL,
+                      "%s: the message does not name the file: %s", bad[i].name, msg);
         free(msg);
         free(bad[i].text);
     }
@@ -569,7 +579,8 @@ START_TEST(bad_command_lines_should_be_refused_with_a_message)
         { "--example seed --screenshot x.png --step 0", 2, "steps 1 to 37" },
         { "--example seed --frobnicate", 2, "unknown option" },
         { "--example seed --op mul --case same_3x4", 2, "one input" },
-        { "--example seed --screenshot /nonexistent-dir/x.png --step 3", 1, "/nonexistent-dir/x.png" },
+        { "--example seed --screenshot /nonexistent-dir/x.png --step 3", 1,
+          "/nonexistent-dir/x.png" },
         { "--example seed --pdf /nonexistent-dir/x.pdf", 1, "/nonexistent-dir/x.pdf" },
         { "--example seed --keys 'right jump q'", 2, "unknown key" },
     };
@@ -587,7 +598,8 @@ START_TEST(bad_command_lines_should_be_refused_with_a_message)
         ck_assert(!file_exists(path));
     }
     /* no display where a window is needed: status 1, naming the headless flags */
-    ck_assert_int_eq(run(NULL, "env -u DISPLAY -u WAYLAND_DISPLAY -u SDL_VIDEODRIVER", "--example seed"), 1);
+    ck_assert_int_eq(run(NULL, "env -u DISPLAY -u WAYLAND_DISPLAY -u SDL_VIDEODRIVER",
+                         "--example seed"), 1);
     char path[512];
     TMP(path, "err.txt");
     char *msg = read_all(path);
@@ -614,7 +626,8 @@ static void png_size(const char *path, int *w, int *h, int *ink)
 START_TEST(headless_outputs_should_be_whole_files)
 {
     NEED_BINARY();
-    ck_assert_int_eq(run(NULL, NULL, "--example seed --screenshot s.png --step 31 --size 900x600"), 0);
+    ck_assert_int_eq(run(NULL, NULL, "--example seed --screenshot s.png --step 31 --size 900x600"),
+                     0);
     char path[512];
     int w, h, ink;
     TMP(path, "s.png");

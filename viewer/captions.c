@@ -19,7 +19,7 @@ static void add(char *buf, size_t n, size_t *len, const char *fmt, ...)
     if (k > 0) *len = *len + (size_t)k < n ? *len + (size_t)k : n - 1;
 }
 
-/* ---- numbers ------------------------------------------------------------------------------------ */
+/* ---- numbers --------------------------------------------------------------------------------- */
 
 void vw_format_number(double x, char *buf, size_t n)
 {
@@ -65,7 +65,7 @@ void vw_format_value(const mt_trace_value *v, char *buf, size_t n)
     add(buf, n, &len, "]");
 }
 
-/* ---- names --------------------------------------------------------------------------------------- */
+/* ---- names ----------------------------------------------------------------------------------- */
 
 /* a name that reads as one term: no spaces (so no infix operator), not already transposed */
 static bool atomic(const char *s)
@@ -128,7 +128,10 @@ static bool name_depth(const vw_model *m, int node, char *buf, size_t n, int dep
     return false;
 }
 
-void vw_node_name(const vw_model *m, int node, char *buf, size_t n) { name_depth(m, node, buf, n, 0); }
+void vw_node_name(const vw_model *m, int node, char *buf, size_t n)
+{
+    name_depth(m, node, buf, n, 0);
+}
 
 /* the name as a term of a formula: "(a × b)" where it has spaces */
 static void term(const vw_model *m, int node, char *buf, size_t n)
@@ -145,7 +148,7 @@ static int root_of(const vw_model *m, const vw_derived *d)
     return m->trace->walks[d->walk].root;
 }
 
-/* ---- local derivatives ---------------------------------------------------------------------------- */
+/* ---- local derivatives ----------------------------------------------------------------------- */
 
 static bool is_letter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 
@@ -182,7 +185,9 @@ static void substitute(const vw_model *m, int node, const char *text, char *buf,
     buf[0] = 0;
     for (const char *p = text; *p; p++) {
         bool single = is_letter(*p) && !(p > text && is_letter(p[-1])) && !is_letter(p[1]);
-        int i = !single ? -1 : (*p >= 'a' && *p <= 'd') ? *p - 'a' : (*p >= 'A' && *p <= 'D') ? *p - 'A' : -1;
+        int i = !single ? -1
+              : (*p >= 'a' && *p <= 'd') ? *p - 'a'
+              : (*p >= 'A' && *p <= 'D') ? *p - 'A' : -1;
         if (i >= 0 && i < MT_MAX_INPUTS && m->inputs[node][i] >= 0) {
             char nm[VW_NAME_MAX + 2];
             term(m, m->inputs[node][i], nm, sizeof nm);
@@ -236,7 +241,8 @@ static void chain_line(const vw_model *m, const vw_derived *d, int node, int i,
     term(m, in, ni, sizeof ni);
     vw_format_value(g, gs, sizeof gs);
     vw_format_value(result, rs, sizeof rs);
-    const char *text = nd->op && i < nd->op->arity && nd->op->local_text[i] ? nd->op->local_text[i] : "?";
+    const char *text =
+        nd->op && i < nd->op->arity && nd->op->local_text[i] ? nd->op->local_text[i] : "?";
     substitute(m, node, text, loc, sizeof loc);
     size_t len = 0;
     buf[0] = 0;
@@ -253,7 +259,8 @@ static void chain_line(const vw_model *m, const vw_derived *d, int node, int i,
     }
     /* broadcasting: the input was stretched to the output's shape, so its gradient is summed
      * back over the stretched dimensions (unbroadcast) */
-    if (result && in >= 0 && result->present && g && g->present && !mt_shape_equal(result->shape, g->shape)) {
+    if (result && in >= 0 && result->present && g && g->present &&
+        !mt_shape_equal(result->shape, g->shape)) {
         char shp[64];
         mt_trace_value only_shape = *result;
         only_shape.summarised = true;
@@ -263,14 +270,15 @@ static void chain_line(const vw_model *m, const vw_derived *d, int node, int i,
     add(buf, n, &len, " = %s", rs);
 }
 
-/* ---- captions ---------------------------------------------------------------------------------------- */
+/* ---- captions -------------------------------------------------------------------------------- */
 
 const char *vw_phase_text(const vw_model *m, const vw_derived *d)
 {
     static char buf[96];
     if (d->phase == VW_FORWARD) return "forward pass";
     mt_traversal how = m->trace->walks[d->walk].traversal;
-    snprintf(buf, sizeof buf, "backward: %s%s", vw_traversal_text(how), d->phase == VW_DONE ? " (done)" : "");
+    snprintf(buf, sizeof buf, "backward: %s%s", vw_traversal_text(how),
+             d->phase == VW_DONE ? " (done)" : "");
     return buf;
 }
 
@@ -434,12 +442,14 @@ void vw_caption(const vw_model *m, const vw_derived *d, char *buf, size_t n)
             bool before = false;                 /* told once per walk, then said briefly */
             for (int i = 0; i < d->event_index && !before; i++) {
                 const mt_trace_event *p = &w->events[i];
-                before = p->kind == MT_EV_VISIT && t->nodes[p->node].kind == MT_TRACE_BACKWARD_FUNCTION &&
+                before = p->kind == MT_EV_VISIT &&
+                         t->nodes[p->node].kind == MT_TRACE_BACKWARD_FUNCTION &&
                          saved_text(m, p->node, pn, sizeof pn);
             }
             const char *them = strstr(sv, " and ") ? "them" : "it";
             if (before)
-                add(buf, n, &len, " It reads %s from its context, where forward saved %s.", sv, them);
+                add(buf, n, &len, " It reads %s from its context, where forward saved %s.", sv,
+                    them);
             else
                 add(buf, n, &len, " Plot twist: to compute its gradients %s needs %s, and forward "
                     "saved %s in its context during the forward pass, so backward reads %s from "
@@ -465,8 +475,10 @@ void vw_caption(const vw_model *m, const vw_derived *d, char *buf, size_t n)
             if (w->events[i].kind == MT_EV_GRAD_PASSED) first = false;
         if (topo) {
             add(buf, n, &len, "%s delivers %s to %s; ", nm, g, pn);
-            if (e->pending > 0) add(buf, n, &len, "%s waits for %d more before it can run.", pn, e->pending);
-            else add(buf, n, &len, "that was the last one %s waited for.", pn);
+            if (e->pending > 0)
+                add(buf, n, &len, "%s waits for %d more before it can run.", pn, e->pending);
+            else
+                add(buf, n, &len, "that was the last one %s waited for.", pn);
         } else if (first) {
             add(buf, n, &len, "The first recursive call: %s passes ∂%s/∂%s = %s down to %s.", nm,
                 r, tp, g, pn);
@@ -558,7 +570,8 @@ int vw_chain_rule(const vw_model *m, const vw_derived *d, char lines[][VW_TEXT_M
             substitute(m, node, text, loc, sizeof loc);
             double x;
             char xs[48] = "";
-            if (!(references(text) & (1u << 9)) && !is_number_text(loc) && local_number(m, node, i, &x)) {
+            if (!(references(text) & (1u << 9)) && !is_number_text(loc) &&
+                local_number(m, node, i, &x)) {
                 char num[32];
                 vw_format_number(x, num, sizeof num);
                 snprintf(xs, sizeof xs, " = %s", num);
@@ -607,9 +620,12 @@ int vw_chain_rule(const vw_model *m, const vw_derived *d, char lines[][VW_TEXT_M
             add(line, sizeof line, &len, "%s %s", terms++ ? " +" : "", g);
         }
         vw_format_value(&e->grad, g, sizeof g);
-        if (terms <= 1) snprintf(line, sizeof line, "∂%s/∂%s = %s (one gradient: nothing to add)", r, nn, g);
-        else if (numbers) add(line, sizeof line, &len, " = %s", g);
-        else snprintf(line, sizeof line, "∂%s/∂%s = the sum of %d gradients: %s", r, nn, terms, g);
+        if (terms <= 1)
+            snprintf(line, sizeof line, "∂%s/∂%s = %s (one gradient: nothing to add)", r, nn, g);
+        else if (numbers)
+            add(line, sizeof line, &len, " = %s", g);
+        else
+            snprintf(line, sizeof line, "∂%s/∂%s = the sum of %d gradients: %s", r, nn, terms, g);
         snprintf(lines[k++], VW_TEXT_MAX, "%s", line);
         break;
     }

@@ -95,7 +95,8 @@ static int write_vector(vw_app *app, const char *path, bool pdf, int step, int w
         return -1;
     }
     fclose(probe);
-    cairo_surface_t *s = pdf ? cairo_pdf_surface_create(tmp, w, h) : cairo_svg_surface_create(tmp, w, h);
+    cairo_surface_t *s = pdf ? cairo_pdf_surface_create(tmp, w, h)
+                             : cairo_svg_surface_create(tmp, w, h);
     cairo_t *cr = cairo_create(s);
     if (pdf) {
         cairo_pdf_surface_set_metadata(s, CAIRO_PDF_METADATA_TITLE, app->model.name);
@@ -117,7 +118,8 @@ static int write_vector(vw_app *app, const char *path, bool pdf, int step, int w
     cairo_surface_destroy(s);
     if (st != CAIRO_STATUS_SUCCESS) {
         remove(tmp);
-        mt_errbuf_set(err, errlen, "file %s: cannot write it: %s", path, cairo_status_to_string(st));
+        mt_errbuf_set(err, errlen, "file %s: cannot write it: %s", path,
+                      cairo_status_to_string(st));
         return -1;
     }
     if (rename(tmp, path) != 0) {
@@ -139,7 +141,7 @@ int vw_write_svg(vw_app *app, const char *path, int step, int w, int h, char *er
     return write_vector(app, path, false, step, w, h, err, errlen);
 }
 
-/* ---- the benchmark -------------------------------------------------------------------------------- */
+/* ---- the benchmark --------------------------------------------------------------------------- */
 
 static double now_ms(clockid_t clock)
 {

@@ -76,7 +76,8 @@ static int copy_edge(vw_curve *c, Agedge_t *e, boxf bb)
     for (int b = 0; b < spl->size; b++) {
         const bezier *bz = &spl->list[b];
         /* a second piece continues from the first one's end: skip its repeated start point */
-        for (int k = b && c->npts ? 1 : 0; k < bz->size; k++) c->pts[c->npts++] = flip(bz->list[k], bb);
+        for (int k = b && c->npts ? 1 : 0; k < bz->size; k++)
+            c->pts[c->npts++] = flip(bz->list[k], bb);
     }
     const bezier *last = &spl->list[spl->size - 1];
     if (last->eflag) {
@@ -84,7 +85,8 @@ static int copy_edge(vw_curve *c, Agedge_t *e, boxf bb)
         c->tip = flip(last->ep, bb);
     }
     if ((c->npts - 1) % 3 != 0) c->npts = 1 + (c->npts - 1) / 3 * 3;   /* whole segments only */
-    double x0 = c->arrow ? c->tip.x : c->pts[0].x, x1 = x0, y0 = c->arrow ? c->tip.y : c->pts[0].y, y1 = y0;
+    double x0 = c->arrow ? c->tip.x : c->pts[0].x, x1 = x0,
+           y0 = c->arrow ? c->tip.y : c->pts[0].y, y1 = y0;
     for (int k = 0; k < c->npts; k++) {
         x0 = fmin(x0, c->pts[k].x), x1 = fmax(x1, c->pts[k].x);
         y0 = fmin(y0, c->pts[k].y), y1 = fmax(y1, c->pts[k].y);

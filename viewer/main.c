@@ -132,7 +132,8 @@ static int parse(int argc, char **argv, options *o)
             o->passes = (int)p;
         } else {
             o->hover_x = strtod(v, &end);
-            if (end == v || *end != ',') return usage_error("bad --hover \"%s\": give X,Y in pixels", v);
+            if (end == v || *end != ',')
+                return usage_error("bad --hover \"%s\": give X,Y in pixels", v);
             const char *q = end + 1;
             o->hover_y = strtod(q, &end);
             if (end == q || *end) return usage_error("bad --hover \"%s\": give X,Y in pixels", v);
@@ -140,11 +141,15 @@ static int parse(int argc, char **argv, options *o)
         }
     }
     int inputs = (o->file != NULL) + (o->example != NULL) + (o->op != NULL);
-    if (inputs > 1) return usage_error("%s", "give one input: a FILE.json, --example NAME or --op NAME --case CASE");
-    if (o->op && !o->op_case) return usage_error("--op %s needs --case CASE (--list shows each op's cases)", o->op);
+    if (inputs > 1)
+        return usage_error("%s", "give one input: a FILE.json, --example NAME or --op NAME "
+                                 "--case CASE");
+    if (o->op && !o->op_case)
+        return usage_error("--op %s needs --case CASE (--list shows each op's cases)", o->op);
     if (o->op_case && !o->op) return usage_error("%s", "--case needs --op NAME");
     if (o->svg && !o->step) return usage_error("%s", "--svg needs --step N");
-    if (o->walk && strcmp(o->walk, "dfs") && strcmp(o->walk, "dfs-last-first") && strcmp(o->walk, "topo"))
+    if (o->walk && strcmp(o->walk, "dfs") && strcmp(o->walk, "dfs-last-first") &&
+        strcmp(o->walk, "topo"))
         return usage_error("bad --walk \"%s\": dfs-last-first, dfs or topo", o->walk);
     return 0;
 }
@@ -208,8 +213,8 @@ static int node_index(const char *text, const vw_app *app)
     char *end;
     long v = strtol(text, &end, 10);
     if (end != text && !*end && v >= 1 && v <= t->nnodes) return (int)v - 1;
-    fprintf(stderr, "mytorch-viewer: --inspect \"%s\": no node of %s has that name, and it is not a "
-            "number from 1 to %d\n", text, app->model.name, t->nnodes);
+    fprintf(stderr, "mytorch-viewer: --inspect \"%s\": no node of %s has that name, and it is "
+            "not a number from 1 to %d\n", text, app->model.name, t->nnodes);
     return -1;
 }
 
@@ -245,7 +250,8 @@ static int run(const options *o)
     }
     int step = 0;
     if (status == 0 && o->step && (step = step_index(o->step, &app)) < 0) status = 2;
-    if (status == 0 && o->inspect && (app.state.selected = node_index(o->inspect, &app)) < 0) status = 2;
+    if (status == 0 && o->inspect && (app.state.selected = node_index(o->inspect, &app)) < 0)
+        status = 2;
     if (status == 0) vw_state_goto(&app.state, &app.model, step);
     if (o->hover) {
         app.state.mouse_x = o->hover_x;
@@ -253,11 +259,13 @@ static int run(const options *o)
         app.state.mouse_in = true;
     }
     bool headless = o->screenshot || o->frames || o->pdf || o->svg || o->bench;
-    if (status == 0 && o->screenshot && vw_write_png(&app, o->screenshot, step, o->w, o->h, err, sizeof err) != 0)
+    if (status == 0 && o->screenshot &&
+        vw_write_png(&app, o->screenshot, step, o->w, o->h, err, sizeof err) != 0)
         status = 1;
     if (status == 0 && o->svg && vw_write_svg(&app, o->svg, step, o->w, o->h, err, sizeof err) != 0)
         status = 1;
-    if (status == 0 && o->frames && vw_write_frames(&app, o->frames, o->w, o->h, err, sizeof err) != 0)
+    if (status == 0 && o->frames &&
+        vw_write_frames(&app, o->frames, o->w, o->h, err, sizeof err) != 0)
         status = 1;
     if (status == 0 && o->pdf && vw_write_pdf(&app, o->pdf, o->w, o->h, err, sizeof err) != 0)
         status = 1;

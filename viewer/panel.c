@@ -12,7 +12,8 @@
 
 static const mt_draw_rgb C_BAR = { 0.16, 0.18, 0.25 }, C_TEXT = { 0.13, 0.13, 0.16 },
     C_MUTED = { 0.42, 0.42, 0.46 }, C_RULE = { 0.85, 0.85, 0.87 },
-    C_HIGHLIGHT = { VW_HIGHLIGHT_R, VW_HIGHLIGHT_G, VW_HIGHLIGHT_B }, C_STACK_BG = { 1.0, 0.93, 0.82 },
+    C_HIGHLIGHT = { VW_HIGHLIGHT_R, VW_HIGHLIGHT_G, VW_HIGHLIGHT_B },
+    C_STACK_BG = { 1.0, 0.93, 0.82 },
     C_FINAL = { 0.10, 0.52, 0.28 }, C_GRAD = { 0.80, 0.10, 0.15 }, C_CALLOUT = { 1.0, 0.95, 0.72 },
     C_READY = { 0.56, 0.27, 0.68 }, C_SELECT_LINE = { 0.13, 0.40, 0.85 };
 
@@ -33,7 +34,7 @@ static void text_fit(cairo_t *cr, mt_draw_font f, double size, double x, double 
     mt_draw_text(cr, f, size, x, y, ha, MT_DRAW_TOP, buf);
 }
 
-/* ---- bars ---------------------------------------------------------------------------------------- */
+/* ---- bars ------------------------------------------------------------------------------------ */
 
 void vw_draw_top_bar(cairo_t *cr, vw_app *app)
 {
@@ -45,7 +46,8 @@ void vw_draw_top_bar(cairo_t *cr, vw_app *app)
     const vw_derived *d = &app->derived;
     char left[256], right[128], calls[192] = "";
     snprintf(left, sizeof left, "%s  ·  %s", app->model.name, vw_phase_text(&app->model, d));
-    snprintf(right, sizeof right, "step %d of %d", d->step + 1, vw_step_count(&app->model, d->walk));
+    snprintf(right, sizeof right, "step %d of %d", d->step + 1,
+             vw_step_count(&app->model, d->walk));
     const mt_trace *t = app->model.trace;
     size_t len = 0;
     for (int w = 0; w < t->nwalks && len < sizeof calls; w++) {
@@ -60,7 +62,8 @@ void vw_draw_top_bar(cairo_t *cr, vw_app *app)
     double rw = mt_draw_text_measure(MT_DRAW_BOLD, fs, right).width;
     double cw = mt_draw_text_measure(MT_DRAW_SANS, 12 * ui, calls).width;
     cairo_set_source_rgb(cr, 1, 1, 1);
-    mt_draw_text(cr, MT_DRAW_BOLD, fs, r.x + r.w - 14 * ui, y, MT_DRAW_RIGHT, MT_DRAW_MIDDLE, right);
+    mt_draw_text(cr, MT_DRAW_BOLD, fs, r.x + r.w - 14 * ui, y, MT_DRAW_RIGHT, MT_DRAW_MIDDLE,
+                 right);
     double lw = r.w - rw - 40 * ui;
     if (calls[0] && lw - cw > 300 * ui) {
         cairo_set_source_rgb(cr, 0.78, 0.80, 0.88);
@@ -92,7 +95,8 @@ void vw_draw_bottom_bar(cairo_t *cr, vw_app *app)
     if (app->state.message[0]) {
         set(cr, C_FINAL);
         text_fit(cr, MT_DRAW_BOLD, fs, x, y, r.w * 0.6, MT_DRAW_LEFT, app->state.message);
-        x += fmin(mt_draw_text_measure(MT_DRAW_BOLD, fs, app->state.message).width, r.w * 0.6) + 24 * ui;
+        x += fmin(mt_draw_text_measure(MT_DRAW_BOLD, fs, app->state.message).width, r.w * 0.6) +
+             24 * ui;
     }
     set(cr, C_MUTED);
     if (app->state.playing) {
@@ -101,10 +105,11 @@ void vw_draw_bottom_bar(cairo_t *cr, vw_app *app)
         mt_draw_text(cr, MT_DRAW_BOLD, fs, x, y, MT_DRAW_LEFT, MT_DRAW_TOP, play);
         x += mt_draw_text_measure(MT_DRAW_BOLD, fs, play).width;
     }
-    if (r.x + r.w - x > 80 * ui) text_fit(cr, MT_DRAW_SANS, fs, x, y, r.x + r.w - x - 10 * ui, MT_DRAW_LEFT, KEY_HINT);
+    if (r.x + r.w - x > 80 * ui)
+        text_fit(cr, MT_DRAW_SANS, fs, x, y, r.x + r.w - x - 10 * ui, MT_DRAW_LEFT, KEY_HINT);
 }
 
-/* ---- the side panel --------------------------------------------------------------------------------- */
+/* ---- the side panel -------------------------------------------------------------------------- */
 
 typedef struct pen { cairo_t *cr; double x, y, w, bottom, ui; } pen;
 
@@ -157,7 +162,8 @@ static bool equation(pen *p, double size, const char *text)
         char trial[VW_TEXT_MAX];
         if (i < n) snprintf(trial, sizeof trial, "%.255s%.255s", line, part[i]);
         double room_w = p->w - (first ? 0 : indent);
-        if (i < n && (!line[0] || mt_draw_text_measure(MT_DRAW_MONO, size, trial).width <= room_w)) {
+        if (i < n &&
+            (!line[0] || mt_draw_text_measure(MT_DRAW_MONO, size, trial).width <= room_w)) {
             snprintf(line, sizeof line, "%s", trial);
             continue;
         }
@@ -206,7 +212,8 @@ static void stack_section(pen *p, vw_app *app)
             row(p, line, C_MUTED, false, C_STACK_BG);
             break;
         }
-        if (!row(p, line, i == d->nstack - 1 ? C_TEXT : C_MUTED, i == d->nstack - 1, C_STACK_BG)) return;
+        if (!row(p, line, i == d->nstack - 1 ? C_TEXT : C_MUTED, i == d->nstack - 1, C_STACK_BG))
+            return;
         shown++;
     }
     if (!topo) return;
@@ -243,7 +250,8 @@ static void leaves_section(pen *p, vw_app *app)
     for (int i = 0; i < t->nnodes; i++) {
         const mt_trace_node *nd = &t->nodes[i];
         if (nd->kind == MT_TRACE_BACKWARD_FUNCTION) continue;
-        if (nd->kind == MT_TRACE_CONSTANT && (!nd->label[0] || strspn(nd->label, "0123456789.-") == strlen(nd->label)))
+        if (nd->kind == MT_TRACE_CONSTANT &&
+            (!nd->label[0] || strspn(nd->label, "0123456789.-") == strlen(nd->label)))
             continue;                               /* the "3" of + 3 */
         total++;
         if (shown >= 8) continue;
@@ -251,12 +259,14 @@ static void leaves_section(pen *p, vw_app *app)
         vw_node_name(m, i, nm, sizeof nm);
         const vw_node_state *ns = &d->nodes[i];
         bool final = d->phase != VW_FORWARD && ns->final;
-        if (nd->kind == MT_TRACE_CONSTANT) snprintf(line, sizeof line, "%s: a constant, no .grad", nm);
+        if (nd->kind == MT_TRACE_CONSTANT)
+            snprintf(line, sizeof line, "%s: a constant, no .grad", nm);
         else {
             vw_format_value(d->phase == VW_FORWARD ? NULL : ns->leaf_grad, v, sizeof v);
             snprintf(line, sizeof line, "%s.grad = %s%s", nm, v, final ? "   ✓ final" : "");
         }
-        row(p, line, nd->kind == MT_TRACE_CONSTANT ? C_MUTED : final ? C_FINAL : C_TEXT, false, C_STACK_BG);
+        row(p, line, nd->kind == MT_TRACE_CONSTANT ? C_MUTED : final ? C_FINAL : C_TEXT, false,
+            C_STACK_BG);
         shown++;
     }
     if (total > shown) {
@@ -317,7 +327,8 @@ void vw_draw_panel(cairo_t *cr, vw_app *app)
         cairo_set_line_width(cr, 1.5 * ui);
         cairo_stroke(cr);
         set(cr, C_TEXT);
-        text_fit(cr, MT_DRAW_BOLD, 17 * ui, b.x + 10 * ui, b.y + 6 * ui, p.w - 20 * ui, MT_DRAW_LEFT, acc);
+        text_fit(cr, MT_DRAW_BOLD, 17 * ui, b.x + 10 * ui, b.y + 6 * ui, p.w - 20 * ui,
+                 MT_DRAW_LEFT, acc);
         p.y += b.h + 4 * ui;
     }
     char lines[VW_CHAIN_MAX][VW_TEXT_MAX];
@@ -339,7 +350,7 @@ void vw_draw_panel(cairo_t *cr, vw_app *app)
     cairo_restore(cr);
 }
 
-/* ---- the inspector ---------------------------------------------------------------------------------- */
+/* ---- the inspector --------------------------------------------------------------------------- */
 
 static void index_text(const mt_shape *s, size_t k, char *buf, size_t n)
 {
@@ -357,8 +368,8 @@ static void index_text(const mt_shape *s, size_t k, char *buf, size_t n)
 }
 
 /* one of the inspector's two maps, in r; returns where the cells went */
-static vw_rect inspect_map(cairo_t *cr, vw_app *app, const mt_trace_value *v, double vmax, vw_rect r,
-                           const char *what)
+static vw_rect inspect_map(cairo_t *cr, vw_app *app, const mt_trace_value *v, double vmax,
+                           vw_rect r, const char *what)
 {
     double ui = app->state.ui, fs = 12 * ui;
     char line[VW_TEXT_MAX], lo[32], hi[32];
@@ -372,13 +383,14 @@ static vw_rect inspect_map(cairo_t *cr, vw_app *app, const mt_trace_value *v, do
         cairo_rectangle(cr, box.x, box.y, box.w, box.h);
         cairo_fill(cr);
         set(cr, C_MUTED);
-        mt_draw_text(cr, MT_DRAW_MONO, 20 * ui, box.x + box.w / 2, box.y + box.h / 2, MT_DRAW_CENTER,
-                     MT_DRAW_MIDDLE, "—");
+        mt_draw_text(cr, MT_DRAW_MONO, 20 * ui, box.x + box.w / 2, box.y + box.h / 2,
+                     MT_DRAW_CENTER, MT_DRAW_MIDDLE, "—");
         return (vw_rect){ 0, 0, 0, 0 };
     }
     vw_format_number(v->min, lo, sizeof lo);
     vw_format_number(v->max, hi, sizeof hi);
-    snprintf(line, sizeof line, "%s   min %s   max %s%s", what, lo, hi, v->summarised ? "   (first 16 kept)" : "");
+    snprintf(line, sizeof line, "%s   min %s   max %s%s", what, lo, hi,
+             v->summarised ? "   (first 16 kept)" : "");
     text_fit(cr, MT_DRAW_BOLD, fs, r.x, r.y, r.w, MT_DRAW_LEFT, line);
     int rows, cols;
     cols = v->shape.ndim == 0 ? 1 : v->shape.dim[v->shape.ndim - 1];
@@ -417,9 +429,11 @@ static vw_rect inspect_map(cairo_t *cr, vw_app *app, const mt_trace_value *v, do
         for (size_t k = 0; k < v->numel; k++) {
             char num[32];
             snprintf(num, sizeof num, "%.3g", v->data[k] == 0 ? 0.0 : v->data[k]);
-            double cx = cells.x + (k % (size_t)cols + 0.5) * cell, cy = cells.y + (k / (size_t)cols + 0.5) * cell;
+            double cx = cells.x + (k % (size_t)cols + 0.5) * cell,
+                   cy = cells.y + (k / (size_t)cols + 0.5) * cell;
             set(cr, fabs(v->data[k]) > 0.6 * vmax ? (mt_draw_rgb){ 1, 1, 1 } : C_TEXT);
-            mt_draw_text(cr, MT_DRAW_MONO_BOLD, 11 * ui, cx, cy, MT_DRAW_CENTER, MT_DRAW_MIDDLE, num);
+            mt_draw_text(cr, MT_DRAW_MONO_BOLD, 11 * ui, cx, cy, MT_DRAW_CENTER, MT_DRAW_MIDDLE,
+                         num);
         }
     }
     app->scene.insp_rows = rows;
@@ -446,12 +460,14 @@ void vw_draw_inspector(cairo_t *cr, vw_app *app)
     tmp.numel = VW_SMALL_NUMEL + 1;                     /* format the shape only */
     tmp.summarised = true;
     vw_format_value(&tmp, shape, sizeof shape);
-    snprintf(title, sizeof title, "Inspector: %s   %s %s   (click it again or press Esc to close)", nm,
+    snprintf(title, sizeof title,
+             "Inspector: %s   %s %s   (click it again or press Esc to close)", nm,
              nd->kind == MT_TRACE_BACKWARD_FUNCTION ? nd->backward_name
              : nd->kind == MT_TRACE_CONSTANT ? "constant" : nd->is_parameter ? "parameter" : "leaf",
              shape);
     set(cr, C_TEXT);
-    text_fit(cr, MT_DRAW_BOLD, 13 * ui, r.x + pad, r.y + 8 * ui, r.w - 2 * pad, MT_DRAW_LEFT, title);
+    text_fit(cr, MT_DRAW_BOLD, 13 * ui, r.x + pad, r.y + 8 * ui, r.w - 2 * pad, MT_DRAW_LEFT,
+             title);
     double top = r.y + 8 * ui + mt_draw_text_measure(MT_DRAW_BOLD, 13 * ui, "Ag").height + 8 * ui;
     const mt_trace_value *g = app->derived.phase == VW_FORWARD ? NULL
                             : nd->kind == MT_TRACE_ACCUMULATE_GRAD ? ns->leaf_grad : ns->grad;
@@ -463,7 +479,8 @@ void vw_draw_inspector(cairo_t *cr, vw_app *app)
     vw_rect rv = { r.x + pad, top, mw, mh }, rg = { r.x + 2 * pad + mw, top, mw, mh };
     app->scene.insp_value = inspect_map(cr, app, &nd->value, vmax, rv, "value");
     app->scene.insp_grad = inspect_map(cr, app, g, vmax, rg,
-                                       nd->kind == MT_TRACE_CONSTANT ? "grad: none (a constant)" : "grad");
+                                       nd->kind == MT_TRACE_CONSTANT ? "grad: none (a constant)"
+                                                                     : "grad");
     /* the shared signed scale */
     vw_rect cb = { r.x + r.w - pad - bar + 4 * ui, top + 18 * ui, 14 * ui, mh - 18 * ui };
     for (int k = 0; k < (int)cb.h; k++) {
@@ -474,8 +491,10 @@ void vw_draw_inspector(cairo_t *cr, vw_app *app)
     vw_format_number(vmax, hi, sizeof hi);
     vw_format_number(-vmax, lo, sizeof lo);
     set(cr, C_MUTED);
-    mt_draw_text(cr, MT_DRAW_MONO, 10 * ui, cb.x + cb.w / 2, cb.y - 2 * ui, MT_DRAW_CENTER, MT_DRAW_BOTTOM, hi);
-    mt_draw_text(cr, MT_DRAW_MONO, 10 * ui, cb.x + cb.w / 2, cb.y + cb.h + 2 * ui, MT_DRAW_CENTER, MT_DRAW_TOP, lo);
+    mt_draw_text(cr, MT_DRAW_MONO, 10 * ui, cb.x + cb.w / 2, cb.y - 2 * ui, MT_DRAW_CENTER,
+                 MT_DRAW_BOTTOM, hi);
+    mt_draw_text(cr, MT_DRAW_MONO, 10 * ui, cb.x + cb.w / 2, cb.y + cb.h + 2 * ui, MT_DRAW_CENTER,
+                 MT_DRAW_TOP, lo);
     /* the cell under the mouse */
     vw_state *s = &app->state;
     const char *hint = "point at a cell to read it";
@@ -483,10 +502,12 @@ void vw_draw_inspector(cairo_t *cr, vw_app *app)
     vw_rect maps[2] = { app->scene.insp_value, app->scene.insp_grad };
     for (int k = 0; k < 2 && s->mouse_in; k++) {
         vw_rect c = maps[k];
-        if (c.w <= 0 || s->mouse_x < c.x || s->mouse_x >= c.x + c.w || s->mouse_y < c.y || s->mouse_y >= c.y + c.h)
+        if (c.w <= 0 || s->mouse_x < c.x || s->mouse_x >= c.x + c.w || s->mouse_y < c.y ||
+            s->mouse_y >= c.y + c.h)
             continue;
         int rows = app->scene.insp_rows, cols = app->scene.insp_cols;
-        int col = (int)((s->mouse_x - c.x) / c.w * cols), rw = (int)((s->mouse_y - c.y) / c.h * rows);
+        int col = (int)((s->mouse_x - c.x) / c.w * cols),
+            rw = (int)((s->mouse_y - c.y) / c.h * rows);
         size_t idx = (size_t)rw * (size_t)cols + (size_t)col;
         char ix[64], vv[32] = "?", gv[32] = "—";
         index_text(&nd->value.shape, idx, ix, sizeof ix);
@@ -498,7 +519,8 @@ void vw_draw_inspector(cairo_t *cr, vw_app *app)
         for (int q = 0; q < 2; q++) {                  /* the cell, outlined in both maps */
             vw_rect mc = maps[q];
             if (mc.w <= 0) continue;
-            cairo_rectangle(cr, mc.x + col * mc.w / cols, mc.y + rw * mc.h / rows, mc.w / cols, mc.h / rows);
+            cairo_rectangle(cr, mc.x + col * mc.w / cols, mc.y + rw * mc.h / rows, mc.w / cols,
+                            mc.h / rows);
             cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
             cairo_set_line_width(cr, 2 * ui);
             cairo_stroke(cr);
@@ -509,7 +531,7 @@ void vw_draw_inspector(cairo_t *cr, vw_app *app)
              r.y + r.h - pad - hover_h + 4 * ui, r.w - 2 * pad, MT_DRAW_LEFT, hint);
 }
 
-/* ---- the keys overlay ------------------------------------------------------------------------------- */
+/* ---- the keys overlay ------------------------------------------------------------------------ */
 
 void vw_draw_help(cairo_t *cr, vw_app *app, double w, double h)
 {
@@ -524,7 +546,8 @@ void vw_draw_help(cairo_t *cr, vw_app *app, double w, double h)
         { "s", "save a PNG of the view in the current directory" },
         { "h  or  ?", "show / hide these keys" }, { "q  or  Esc", "quit" },
     };
-    double ui = app->state.ui, fs = 14 * ui, lh = mt_draw_text_measure(MT_DRAW_SANS, fs, "Ag").height * 1.45;
+    double ui = app->state.ui, fs = 14 * ui,
+           lh = mt_draw_text_measure(MT_DRAW_SANS, fs, "Ag").height * 1.45;
     double bw = fmin(w - 40 * ui, 640 * ui), bh = lh * (MT_COUNT(keys) + 2);
     vw_rect b = { (w - bw) / 2, (h - bh) / 2, bw, bh };
     cairo_set_source_rgba(cr, 0, 0, 0, 0.35);
@@ -534,11 +557,13 @@ void vw_draw_help(cairo_t *cr, vw_app *app, double w, double h)
     cairo_set_source_rgb(cr, 1, 1, 1);
     cairo_fill(cr);
     set(cr, C_TEXT);
-    mt_draw_text(cr, MT_DRAW_BOLD, 16 * ui, b.x + 20 * ui, b.y + lh * 0.5, MT_DRAW_LEFT, MT_DRAW_TOP, "Keys");
+    mt_draw_text(cr, MT_DRAW_BOLD, 16 * ui, b.x + 20 * ui, b.y + lh * 0.5, MT_DRAW_LEFT,
+                 MT_DRAW_TOP, "Keys");
     for (int i = 0; i < MT_COUNT(keys); i++) {
         double y = b.y + lh * (1.5 + i);
         set(cr, C_HIGHLIGHT);
-        mt_draw_text(cr, MT_DRAW_MONO_BOLD, fs, b.x + 20 * ui, y, MT_DRAW_LEFT, MT_DRAW_TOP, keys[i][0]);
+        mt_draw_text(cr, MT_DRAW_MONO_BOLD, fs, b.x + 20 * ui, y, MT_DRAW_LEFT, MT_DRAW_TOP,
+                     keys[i][0]);
         set(cr, C_TEXT);
         text_fit(cr, MT_DRAW_SANS, fs, b.x + 170 * ui, y, bw - 190 * ui, MT_DRAW_LEFT, keys[i][1]);
     }

@@ -31,11 +31,13 @@ static const mt_draw_rgb C_TEXT = { 0.13, 0.13, 0.16 }, C_MUTED = { 0.42, 0.42, 
     C_CONST_FILL = { 0.93, 0.93, 0.93 }, C_CONST_LINE = { 0.58, 0.58, 0.58 },
     C_CONST_TEXT = { 0.48, 0.48, 0.48 },
     C_HIGHLIGHT = { VW_HIGHLIGHT_R, VW_HIGHLIGHT_G, VW_HIGHLIGHT_B },
-    C_STACK = { 0.90, 0.62, 0.25 }, C_STACK_FILL = { 1.0, 0.95, 0.87 }, C_READY = { 0.56, 0.27, 0.68 }, C_FINAL = { 0.10, 0.52, 0.28 },
-    C_GRAD = { 0.80, 0.10, 0.15 }, C_GRAD_EDGE = { 0.88, 0.47, 0.49 }, C_EDGE = { 0.60, 0.60, 0.64 }, C_SELECT = { 0.13, 0.40, 0.85 },
+    C_STACK = { 0.90, 0.62, 0.25 }, C_STACK_FILL = { 1.0, 0.95, 0.87 },
+    C_READY = { 0.56, 0.27, 0.68 }, C_FINAL = { 0.10, 0.52, 0.28 },
+    C_GRAD = { 0.80, 0.10, 0.15 }, C_GRAD_EDGE = { 0.88, 0.47, 0.49 },
+    C_EDGE = { 0.60, 0.60, 0.64 }, C_SELECT = { 0.13, 0.40, 0.85 },
     C_CALLOUT = { 1.0, 0.95, 0.72 }, C_BADGE = { 0.20, 0.22, 0.30 };
 
-/* ---- helpers panel.c shares ------------------------------------------------------------------- */
+/* ---- helpers panel.c shares ------------------------------------------------------------------ */
 
 void vw_fill_rect(cairo_t *cr, vw_rect r, double red, double green, double blue)
 {
@@ -111,7 +113,7 @@ int vw_wrap(const char *text, int font, double size, double width, char out[][VW
     return n;
 }
 
-/* ---- what a node says ------------------------------------------------------------------------- */
+/* ---- what a node says ------------------------------------------------------------------------ */
 
 typedef struct node_text {
     char head[64], sub[64];      /* "×" and "MulBackward0"; "leaf" and "AccumulateGrad" */
@@ -180,7 +182,8 @@ static double widest_grad(const vw_model *m, int i, bool leaf)
 void vw_measure_nodes(vw_model *m)
 {
     const mt_trace *t = m->trace;
-    double sym_h = row_h(F_SYM), name_h = row_h(F_NAME), val_h = row_h(F_VAL), small_h = row_h(F_SMALL);
+    double sym_h = row_h(F_SYM), name_h = row_h(F_NAME), val_h = row_h(F_VAL),
+           small_h = row_h(F_SMALL);
     for (int i = 0; i < t->nnodes; i++) {
         node_text nt;
         describe(m, i, &nt);
@@ -207,7 +210,7 @@ void vw_measure_nodes(vw_model *m)
     }
 }
 
-/* ---- heatmaps ----------------------------------------------------------------------------------- */
+/* ---- heatmaps -------------------------------------------------------------------------------- */
 
 void vw_render_cache_free(vw_render_cache *c)
 {
@@ -248,7 +251,8 @@ cairo_surface_t *vw_heatmap_image(vw_render_cache *c, const mt_trace_value *v, d
     }
     /* one pixel per cell up to HM_IMAGE_MAX a side; beyond, each pixel is the mean colour of its
      * block of cells, so that drawing it small each frame costs little */
-    int iw = cols < HM_IMAGE_MAX ? cols : HM_IMAGE_MAX, ih = rows < HM_IMAGE_MAX ? rows : HM_IMAGE_MAX;
+    int iw = cols < HM_IMAGE_MAX ? cols : HM_IMAGE_MAX,
+        ih = rows < HM_IMAGE_MAX ? rows : HM_IMAGE_MAX;
     cairo_surface_t *img = cairo_image_surface_create(CAIRO_FORMAT_RGB24, iw, ih);
     if (cairo_surface_status(img) != CAIRO_STATUS_SUCCESS) {
         cairo_surface_destroy(img);
@@ -267,7 +271,8 @@ cairo_surface_t *vw_heatmap_image(vw_render_cache *c, const mt_trace_value *v, d
             for (int r = r0; r < r1; r++)
                 for (int q = q0; q < q1; q++, n++) {
                     size_t k = (size_t)r * (size_t)cols + (size_t)q;
-                    mt_draw_rgb c = k < v->ndata ? mt_draw_cmap_diverging(v->data[k], vmax) : MT_DRAW_NAN_RGB;
+                    mt_draw_rgb c = k < v->ndata ? mt_draw_cmap_diverging(v->data[k], vmax)
+                                                 : MT_DRAW_NAN_RGB;
                     sr += c.r, sg += c.g, sb += c.b;
                 }
             if (n < 1) n = 1;
@@ -283,7 +288,8 @@ cairo_surface_t *vw_heatmap_image(vw_render_cache *c, const mt_trace_value *v, d
 }
 
 /* v's heatmap stretched over r (user units), with a thin frame */
-static void draw_heatmap(cairo_t *cr, vw_render_cache *c, const mt_trace_value *v, double vmax, vw_rect r)
+static void draw_heatmap(cairo_t *cr, vw_render_cache *c, const mt_trace_value *v, double vmax,
+                         vw_rect r)
 {
     cairo_surface_t *img = vw_heatmap_image(c, v, vmax);
     if (img) {
@@ -314,7 +320,7 @@ static double abs_max(const mt_trace_value *v)
     return fmax(fabs(v->min), fabs(v->max));
 }
 
-/* ---- the graph ------------------------------------------------------------------------------------- */
+/* ---- the graph ------------------------------------------------------------------------------- */
 
 static void set(cairo_t *cr, mt_draw_rgb c) { mt_draw_set_source(cr, c); }
 
@@ -394,9 +400,19 @@ static void draw_node(cairo_t *cr, vw_app *app, int i)
     double lw = 1.4;
     mt_draw_rgb line = op ? C_OP_LINE : cst ? C_CONST_LINE : C_LEAF_LINE;
     if (cst) cairo_set_dash(cr, (double[]){ 5, 3 }, 2, 0);
-    if (current) { line = C_HIGHLIGHT; lw = 4.5; cairo_set_dash(cr, NULL, 0, 0); }
-    else if (framed) { line = C_STACK; lw = 2.2; cairo_set_dash(cr, (double[]){ 7, 3 }, 2, 0); }
-    else if (backward && ns->ready) { line = C_READY; lw = 2.6; cairo_set_dash(cr, (double[]){ 6, 3 }, 2, 0); }
+    if (current) {
+        line = C_HIGHLIGHT;
+        lw = 4.5;
+        cairo_set_dash(cr, NULL, 0, 0);
+    } else if (framed) {
+        line = C_STACK;
+        lw = 2.2;
+        cairo_set_dash(cr, (double[]){ 7, 3 }, 2, 0);
+    } else if (backward && ns->ready) {
+        line = C_READY;
+        lw = 2.6;
+        cairo_set_dash(cr, (double[]){ 6, 3 }, 2, 0);
+    }
     set(cr, line);
     cairo_set_line_width(cr, lw);
     cairo_stroke(cr);
@@ -421,14 +437,16 @@ static void draw_node(cairo_t *cr, vw_app *app, int i)
     mt_draw_text(cr, MT_DRAW_BOLD, hs, x, y, MT_DRAW_LEFT, MT_DRAW_TOP, nt.head);
     double hw = mt_draw_text_measure(MT_DRAW_BOLD, hs, nt.head).width;
     set(cr, C_MUTED);
-    mt_draw_text(cr, MT_DRAW_SANS, F_SMALL, x + hw + 8, y + hh / 2, MT_DRAW_LEFT, MT_DRAW_MIDDLE, nt.sub);
+    mt_draw_text(cr, MT_DRAW_SANS, F_SMALL, x + hw + 8, y + hh / 2, MT_DRAW_LEFT, MT_DRAW_MIDDLE,
+                 nt.sub);
     y += hh + ROW_GAP;
     /* row 2: name and value (or shape) */
     set(cr, ink);
     mt_draw_text(cr, MT_DRAW_BOLD, F_NAME, x, y, MT_DRAW_LEFT, MT_DRAW_TOP, nt.name);
     double nw = mt_draw_text_measure(MT_DRAW_BOLD, F_NAME, nt.name).width;
     double nh = row_h(F_NAME);
-    mt_draw_text(cr, MT_DRAW_MONO, F_VAL, x + nw, y + nh / 2, MT_DRAW_LEFT, MT_DRAW_MIDDLE, nt.value);
+    mt_draw_text(cr, MT_DRAW_MONO, F_VAL, x + nw, y + nh / 2, MT_DRAW_LEFT, MT_DRAW_MIDDLE,
+                 nt.value);
     y += nh + ROW_GAP;
     /* row 3: the gradient, or why there is none */
     bool leaf = nd->kind == MT_TRACE_ACCUMULATE_GRAD;
@@ -439,11 +457,13 @@ static void draw_node(cairo_t *cr, vw_app *app, int i)
     if (cst) {
         set(cr, C_CONST_TEXT);
         if (!nt.small) {
-            draw_heatmap(cr, &app->cache, &nd->value, abs_max(&nd->value), (vw_rect){ x, y, HM_W, HM_H });
+            draw_heatmap(cr, &app->cache, &nd->value, abs_max(&nd->value),
+                         (vw_rect){ x, y, HM_W, HM_H });
             y += HM_H + 2;
             set(cr, C_CONST_TEXT);
         }
-        mt_draw_text(cr, MT_DRAW_SANS, F_SMALL, x, y, MT_DRAW_LEFT, MT_DRAW_TOP, "no gradient flows here");
+        mt_draw_text(cr, MT_DRAW_SANS, F_SMALL, x, y, MT_DRAW_LEFT, MT_DRAW_TOP,
+                     "no gradient flows here");
         return;
     }
     if (nt.small) {
@@ -475,7 +495,8 @@ static void draw_node(cairo_t *cr, vw_app *app, int i)
                          MT_DRAW_MIDDLE, "—");
         }
         set(cr, C_MUTED);
-        mt_draw_text(cr, MT_DRAW_SANS, F_SMALL, rv.x, y + HM_H + 1, MT_DRAW_LEFT, MT_DRAW_TOP, "value");
+        mt_draw_text(cr, MT_DRAW_SANS, F_SMALL, rv.x, y + HM_H + 1, MT_DRAW_LEFT, MT_DRAW_TOP,
+                     "value");
         set(cr, final ? C_FINAL : g ? C_GRAD : C_MUTED);
         mt_draw_text(cr, g ? MT_DRAW_BOLD : MT_DRAW_SANS, F_SMALL, rg.x, y + HM_H + 1, MT_DRAW_LEFT,
                      MT_DRAW_TOP, final ? "grad ✓" : "grad");
@@ -496,7 +517,8 @@ static void draw_node(cairo_t *cr, vw_app *app, int i)
         char calls[32];
         snprintf(calls, sizeof calls, ns->visits == 1 ? "1 call" : "%d calls", ns->visits);
         mt_draw_text_extents e = mt_draw_text_measure(MT_DRAW_BOLD, F_SMALL - 1, calls);
-        vw_rect r = { b.x + b.w - e.width - 14, b.y - e.height / 2 - 1, e.width + 10, e.height + 2 };
+        vw_rect r = { b.x + b.w - e.width - 14, b.y - e.height / 2 - 1, e.width + 10,
+                      e.height + 2 };
         vw_rounded(cr, r, r.h / 2);
         set(cr, ns->visits > 1 ? C_GRAD : C_BADGE);
         cairo_fill(cr);
@@ -528,7 +550,8 @@ static void draw_motion(cairo_t *cr, vw_app *app)
         cairo_stroke(cr);
         vw_rect tag = { p.x, p.y, 0, 0 };
         if (app->lod_text)
-            tag = bubble(cr, p.x, p.y - 22, MT_DRAW_MONO_BOLD, 15, v, C_GRAD, (mt_draw_rgb){ 1, 1, 1 }, C_GRAD);
+            tag = bubble(cr, p.x, p.y - 22, MT_DRAW_MONO_BOLD, 15, v, C_GRAD,
+                         (mt_draw_rgb){ 1, 1, 1 }, C_GRAD);
         if (app->lod_text && d->travelling && !vw_value_small(d->travelling)) {   /* its values */
             double hw = HM_W * 0.7, hh = HM_H * 0.7;
             vw_rect hr = { tag.x - hw - 4, tag.y + tag.h / 2 - hh / 2, hw, hh };
@@ -567,15 +590,17 @@ static void draw_motion(cairo_t *cr, vw_app *app)
     mt_draw_text_extents te = mt_draw_text_measure(MT_DRAW_BOLD, 16, text);
     double cover[2] = { 0, 0 }, cy[2] = { b.y - 24, b.y + b.h + 24 };
     for (int k = 0; k < 2; k++) {
-        vw_rect r = { b.x + b.w / 2 - te.width / 2 - 6, cy[k] - te.height / 2 - 3, te.width + 12, te.height + 6 };
+        vw_rect r = { b.x + b.w / 2 - te.width / 2 - 6, cy[k] - te.height / 2 - 3, te.width + 12,
+                      te.height + 6 };
         for (int i = 0; i < app->layout.nnodes; i++) {
             vw_rect o = app->layout.box[i];
             if (i == e->node || !d->nodes[i].visible || !vw_rects_overlap(r, o)) continue;
-            cover[k] += (fmin(r.x + r.w, o.x + o.w) - fmax(r.x, o.x)) * (fmin(r.y + r.h, o.y + o.h) - fmax(r.y, o.y));
+            cover[k] += (fmin(r.x + r.w, o.x + o.w) - fmax(r.x, o.x)) *
+                        (fmin(r.y + r.h, o.y + o.h) - fmax(r.y, o.y));
         }
     }
-    bubble(cr, b.x + b.w / 2, cover[1] < cover[0] ? cy[1] : cy[0], MT_DRAW_BOLD, 16, text, C_CALLOUT,
-           C_TEXT, C_HIGHLIGHT);
+    bubble(cr, b.x + b.w / 2, cover[1] < cover[0] ? cy[1] : cy[0], MT_DRAW_BOLD, 16, text,
+           C_CALLOUT, C_TEXT, C_HIGHLIGHT);
 }
 
 static void draw_graph(cairo_t *cr, vw_app *app)
@@ -619,7 +644,7 @@ static void draw_graph(cairo_t *cr, vw_app *app)
     app->scene.highlighted = cur >= 0 && cur < l->nnodes && app->scene.drawn[cur] ? cur : -1;
 }
 
-/* ---- a frame ------------------------------------------------------------------------------------- */
+/* ---- a frame --------------------------------------------------------------------------------- */
 
 int vw_scene_init(vw_scene *s, int nnodes)
 {
@@ -658,7 +683,7 @@ void vw_render(cairo_t *cr, double w, double h, vw_app *app)
     cairo_restore(cr);
 }
 
-/* ---- the app ------------------------------------------------------------------------------------- */
+/* ---- the app --------------------------------------------------------------------------------- */
 
 int vw_app_init(vw_app *app, mt_trace *t, const char *name, double w, double h, double ui,
                 char *err, size_t errlen)

@@ -136,7 +136,8 @@ static void zero_grads(build *b)
 static bool record_walks(build *b, mt_tensor *root)
 {
     if (!root) return false;
-    double limit = 4.0 * b->trace->nnodes > DFS_VISIT_LIMIT ? 4.0 * b->trace->nnodes : DFS_VISIT_LIMIT;
+    double limit = 4.0 * b->trace->nnodes > DFS_VISIT_LIMIT ? 4.0 * b->trace->nnodes
+                                                            : DFS_VISIT_LIMIT;
     bool dfs = dfs_visits(b->trace) <= limit;
     if (dfs) {
         if (mt_backward_ex(root, NULL, MT_DFS_LAST_FIRST) != 0) return false;
@@ -152,7 +153,7 @@ static mt_tensor *grad_leaf(build *b, double v, const char *label)
     return leaf(b, mt_requires_grad(mt_scalar(v), true), label);
 }
 
-/* ---- the examples ------------------------------------------------------------------------------ */
+/* ---- the examples ---------------------------------------------------------------------------- */
 
 static mt_trace *seed(char *err, size_t errlen)
 {
@@ -408,20 +409,22 @@ mt_trace *vw_example_record(const char *name, const char *data_dir, char *err, s
     } else {
         char list[256];
         list_examples(list, sizeof list);
-        mt_errbuf_set(err, errlen, "unknown example \"%s\" (the examples: %s; --list describes them)",
-                      name, list);
+        mt_errbuf_set(err, errlen,
+                      "unknown example \"%s\" (the examples: %s; --list describes them)", name,
+                      list);
         return NULL;
     }
     if (t) mt_trace_set_title(t, name);
     return t;
 }
 
-/* ---- registry ops ------------------------------------------------------------------------------ */
+/* ---- registry ops ---------------------------------------------------------------------------- */
 
 /* gradcheck's draw: uniform in [lo, hi], away from (-min_abs, min_abs); labels as integers */
 static double draw(mt_rng *rng, mt_domain d)
 {
-    if (d.labels) return d.lo + (double)mt_rng_below(rng, (uint64_t)(d.hi - d.lo > 1 ? d.hi - d.lo : 1));
+    if (d.labels)
+        return d.lo + (double)mt_rng_below(rng, (uint64_t)(d.hi - d.lo > 1 ? d.hi - d.lo : 1));
     double v = d.lo;
     for (int tries = 0; tries < 10000; tries++) {
         v = d.lo + (d.hi - d.lo) * mt_rng_uniform(rng);
@@ -440,8 +443,8 @@ mt_trace *vw_op_record(const char *op_name, const char *case_name, char *err, si
         for (int i = 0; i < mt_op_count() && used < sizeof list; i++)
             used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "",
                                      mt_op_at(i)->name);
-        mt_errbuf_set(err, errlen, "unknown op \"%s\" (the registry's ops: %s)", op_name ? op_name : "",
-                      list);
+        mt_errbuf_set(err, errlen, "unknown op \"%s\" (the registry's ops: %s)",
+                      op_name ? op_name : "", list);
         return NULL;
     }
     const mt_case *c = NULL;
@@ -462,7 +465,10 @@ mt_trace *vw_op_record(const char *op_name, const char *case_name, char *err, si
     if (build_begin(&b, title, err, errlen) != 0) return NULL;
     mt_rng rng;
     uint64_t h = 1469598103934665603ull;               /* FNV-1a over "op\0case", as gradcheck */
-    for (const char *p = op->name; ; p++) { h = (h ^ (unsigned char)*p) * 1099511628211ull; if (!*p) break; }
+    for (const char *p = op->name; ; p++) {
+        h = (h ^ (unsigned char)*p) * 1099511628211ull;
+        if (!*p) break;
+    }
     for (const char *p = c->name; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ull;
     mt_rng_seed(&rng, h);
     mt_tensor *in[MT_MAX_INPUTS] = { 0 };

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- the model --------------------------------------------------------------------------------- */
+/* ---- the model ------------------------------------------------------------------------------- */
 
 static int traversal_slot(mt_traversal how)
 {
@@ -41,7 +41,8 @@ int vw_model_init(vw_model *m, mt_trace *t, const char *name, char *err, size_t 
         return -1;
     }
     for (int i = 0; i < n; i++)
-        for (int k = 0; k < MT_MAX_INPUTS; k++) m->inputs[i][k] = m->inedge[i * MT_MAX_INPUTS + k] = -1;
+        for (int k = 0; k < MT_MAX_INPUTS; k++)
+            m->inputs[i][k] = m->inedge[i * MT_MAX_INPUTS + k] = -1;
     for (int k = 0; k < t->nedges; k++) {
         const mt_trace_edge *e = &t->edges[k];
         /* a loaded trace has been checked; one built by hand may not have been */
@@ -276,7 +277,7 @@ bool vw_derived_equal(const vw_derived *a, const vw_derived *b)
     return true;
 }
 
-/* ---- the frame's parts ------------------------------------------------------------------------- */
+/* ---- the frame's parts ----------------------------------------------------------------------- */
 
 vw_frame_geom vw_frame_geometry(double w, double h, double ui, bool inspector)
 {
@@ -296,7 +297,7 @@ vw_frame_geom vw_frame_geometry(double w, double h, double ui, bool inspector)
     return g;
 }
 
-/* ---- the cursor -------------------------------------------------------------------------------- */
+/* ---- the cursor ------------------------------------------------------------------------------ */
 
 void vw_state_init(vw_state *s, const vw_model *m, double ui)
 {
@@ -320,7 +321,10 @@ void vw_state_goto(vw_state *s, const vw_model *m, int step)
     s->anim = 0;
 }
 
-void vw_state_step(vw_state *s, const vw_model *m, int delta) { vw_state_goto(s, m, s->step + delta); }
+void vw_state_step(vw_state *s, const vw_model *m, int delta)
+{
+    vw_state_goto(s, m, s->step + delta);
+}
 
 const char *vw_traversal_text(mt_traversal how)
 {
@@ -336,7 +340,8 @@ bool vw_state_switch_walk(vw_state *s, const vw_model *m, mt_traversal how)
 {
     int slot = traversal_slot(how), to = slot >= 0 ? m->walk_of[slot] : -1;
     if (to < 0) {
-        snprintf(s->message, sizeof s->message, "this trace has no %s walk%s", vw_traversal_text(how),
+        snprintf(s->message, sizeof s->message, "this trace has no %s walk%s",
+                 vw_traversal_text(how),
                  how != MT_TOPO ? " (the examples record DFS only where it visits at most 2000 "
                                   "nodes, or four per node: here its paths multiply)" : "");
         return false;
@@ -359,7 +364,7 @@ bool vw_state_switch_walk(vw_state *s, const vw_model *m, mt_traversal how)
     return true;
 }
 
-/* ---- the camera -------------------------------------------------------------------------------- */
+/* ---- the camera ------------------------------------------------------------------------------ */
 
 vw_point vw_to_screen(const vw_state *s, vw_frame_geom g, double gx, double gy)
 {

@@ -57,7 +57,8 @@ typedef struct vw_model {
     char      name[64];           /* the example or file, for titles and saved file names */
     int     (*inputs)[MT_MAX_INPUTS]; /* per node: operand -> input node, -1 none */
     int      *inedge;             /* per node * MT_MAX_INPUTS: operand -> edge index, -1 none */
-    int       walk_of[3];         /* walk index per traversal (MT_DFS, MT_TOPO, MT_DFS_LAST_FIRST) */
+    int       walk_of[3];         /* walk index per traversal (MT_DFS, MT_TOPO,
+                                     MT_DFS_LAST_FIRST) */
     int      *calls;              /* per walk: its VISIT events (backward calls) */
     double   *node_w, *node_h;    /* per node: its box, in graph units (render.c measures) */
 } vw_model;
@@ -163,7 +164,8 @@ int  vw_pick_node(const vw_state *s, const vw_layout *l, const vw_derived *d, vw
 /* The name a node is shown by: its label, else a short expression of its inputs' names
  * ("a × b"), else "v<id>". */
 void vw_node_name(const vw_model *m, int node, char *buf, size_t n);
-/* Numbers: "3", "-0.25", "[1, 2, 3]", "[[1, 2], [3, 4]]"; a larger value as its shape "(4, 784)". */
+/* Numbers: "3", "-0.25", "[1, 2, 3]", "[[1, 2], [3, 4]]"; a larger value as its shape
+ * "(4, 784)". */
 void vw_format_value(const mt_trace_value *v, char *buf, size_t n);
 void vw_format_number(double x, char *buf, size_t n);
 bool vw_value_small(const mt_trace_value *v);     /* shown as numbers (not as a heatmap) */
@@ -276,7 +278,7 @@ void vw_draw_panel(cairo_t *cr, vw_app *app);
 void vw_draw_inspector(cairo_t *cr, vw_app *app);
 void vw_draw_help(cairo_t *cr, vw_app *app, double w, double h);
 
-/* ---- headless.c -------------------------------------------------------------------------------- */
+/* ---- headless.c ------------------------------------------------------------------------------ */
 
 /* Each returns 0, or -1 with a message naming the file; outputs are written whole or not at all. */
 int vw_write_png(vw_app *app, const char *path, int step, int w, int h, char *err, size_t errlen);
@@ -291,7 +293,7 @@ void vw_screenshot_name(const vw_app *app, char *buf, size_t n);
 /* Renders the frame the state shows now into an image surface of w x h; the caller destroys it. */
 cairo_surface_t *vw_render_image(vw_app *app, int w, int h);
 
-/* ---- window.c ---------------------------------------------------------------------------------- */
+/* ---- window.c -------------------------------------------------------------------------------- */
 
 /* Opens the window and runs until quit. keys: a list of key names played one per frame after
  * the first frames ("right right t s q"), NULL for none. Returns the exit status (1 with a

@@ -10,11 +10,13 @@ VIEWER_CORE   := $(filter-out $(BUILD)/viewer/main.o $(BUILD)/viewer/window.o,$(
 VIEWER_CFLAGS  = $(call pc,--cflags,sdl2 libgvc)
 # dot's layout plugin is linked in (layout.c names it), from Graphviz's plugin directory
 GV_PLUGINS     = $(call pc,--variable=libdir,libgvc)/graphviz
-VIEWER_LIBS    = $(call pc,--libs,sdl2 libgvc) -L$(GV_PLUGINS) -Wl,-rpath,$(GV_PLUGINS) -lgvplugin_dot_layout
+VIEWER_LIBS    = $(call pc,--libs,sdl2 libgvc) -L$(GV_PLUGINS) -Wl,-rpath,$(GV_PLUGINS) \
+                 -lgvplugin_dot_layout
 
 $(BUILD)/viewer/%.o: viewer/%.c
 	@mkdir -p $(@D)
-	$(CC) $(WARN) $(CFLAGS) $(SAN) $(CPPFLAGS_ALL) $(LIB_CFLAGS) $(CAIRO_CFLAGS) $(VIEWER_CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(WARN) $(CFLAGS) $(SAN) $(CPPFLAGS_ALL) $(LIB_CFLAGS) $(CAIRO_CFLAGS) $(VIEWER_CFLAGS) \
+	  -MMD -MP -c $< -o $@
 
 $(VIEWER): $(VIEWER_OBJ) $(DRAW_LIB) $(STATIC)
 	@mkdir -p $(@D)
@@ -22,7 +24,8 @@ $(VIEWER): $(VIEWER_OBJ) $(DRAW_LIB) $(STATIC)
 
 # The suite runs the program too (a real window under Xvfb, malformed traces), so it is built
 # first; the suite finds it beside itself, in ../bin, or through MT_VIEWER.
-$(BUILD)/tests/test_viewer: $(BUILD)/cairo/tests/test_viewer.o $(VIEWER_CORE) $(DRAW_LIB) $(STATIC) | $(VIEWER)
+$(BUILD)/tests/test_viewer: $(BUILD)/cairo/tests/test_viewer.o $(VIEWER_CORE) $(DRAW_LIB) \
+                            $(STATIC) | $(VIEWER)
 	@mkdir -p $(@D)
 	$(CC) $(SAN) -o $@ $^ $(CHECK_FLAGS) $(LIB_LIBS) $(CAIRO_LIBS) $(VIEWER_LIBS)
 

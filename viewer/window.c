@@ -39,11 +39,12 @@ static int parse_keys(const char *text, SDL_Keycode *out, int max)
         if (q == p) break;
         int found = -1;
         for (int i = 0; i < MT_COUNT(key_names); i++)
-            if ((size_t)(q - p) == strlen(key_names[i].name) && strncmp(p, key_names[i].name, (size_t)(q - p)) == 0)
+            if ((size_t)(q - p) == strlen(key_names[i].name) &&
+                strncmp(p, key_names[i].name, (size_t)(q - p)) == 0)
                 found = i;
         if (found < 0) {
-            fprintf(stderr, "mytorch-viewer: --keys: unknown key \"%.*s\" (the keys: right left space "
-                    "plus minus home end up down t o f s h ? q esc)\n", (int)(q - p), p);
+            fprintf(stderr, "mytorch-viewer: --keys: unknown key \"%.*s\" (the keys: right left "
+                    "space plus minus home end up down t o f s h ? q esc)\n", (int)(q - p), p);
             return -1;
         }
         if (n < max) out[n++] = key_names[found].code;
@@ -86,9 +87,11 @@ static int ensure_surface(window *w)
     /* CAIRO_FORMAT_ARGB32 is 32-bit native-endian ARGB: SDL's ARGB8888 */
     w->surface = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, w->pw, w->ph);
     w->cr = cairo_create(w->surface);
-    w->tex = SDL_CreateTexture(w->ren, SDL_PIXELFORMAT_ARGB8888, SDL_TEXTUREACCESS_STREAMING, w->pw, w->ph);
+    w->tex = SDL_CreateTexture(w->ren, SDL_PIXELFORMAT_ARGB8888, SDL_TEXTUREACCESS_STREAMING,
+                               w->pw, w->ph);
     if (!w->tex || cairo_surface_status(w->surface) != CAIRO_STATUS_SUCCESS) {
-        fprintf(stderr, "mytorch-viewer: cannot make a %dx%d frame: %s\n", w->pw, w->ph, SDL_GetError());
+        fprintf(stderr, "mytorch-viewer: cannot make a %dx%d frame: %s\n", w->pw, w->ph,
+                SDL_GetError());
         return -1;
     }
     return 0;
@@ -192,7 +195,8 @@ static void on_event(window *w, vw_app *app, const SDL_Event *ev)
         s->mouse_y = ev->motion.y * w->ratio;
         s->mouse_in = true;
         if (w->dragging) {
-            if (abs(ev->motion.x - w->drag_x) + abs(ev->motion.y - w->drag_y) > 3) w->dragged = true;
+            if (abs(ev->motion.x - w->drag_x) + abs(ev->motion.y - w->drag_y) > 3)
+                w->dragged = true;
             if (w->dragged) {
                 s->cam_x -= ev->motion.xrel * w->ratio / s->zoom;
                 s->cam_y -= ev->motion.yrel * w->ratio / s->zoom;
@@ -284,7 +288,8 @@ int vw_window_run(vw_app *app, int width, int height, double scale, const char *
     snprintf(title, sizeof title, "MyTorch viewer: %s", app->model.name);
     w.win = SDL_CreateWindow(title, SDL_WINDOWPOS_CENTERED, SDL_WINDOWPOS_CENTERED, width, height,
                              SDL_WINDOW_RESIZABLE | SDL_WINDOW_ALLOW_HIGHDPI);
-    if (w.win) w.ren = SDL_CreateRenderer(w.win, -1, SDL_RENDERER_ACCELERATED | SDL_RENDERER_PRESENTVSYNC);
+    if (w.win)
+        w.ren = SDL_CreateRenderer(w.win, -1, SDL_RENDERER_ACCELERATED | SDL_RENDERER_PRESENTVSYNC);
     if (w.win && !w.ren) w.ren = SDL_CreateRenderer(w.win, -1, SDL_RENDERER_SOFTWARE);
     if (!w.win || !w.ren) {
         fprintf(stderr, "mytorch-viewer: cannot open a window: %s\n", SDL_GetError());

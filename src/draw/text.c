@@ -81,7 +81,8 @@ static void cache_open(void)
 
     for (int i = 0; i < 4; i++) {
         cache.desc[i] = pango_font_description_new();
-        pango_font_description_set_family_static(cache.desc[i], families[(i & MT_DRAW_MONO) ? 1 : 0]);
+        pango_font_description_set_family_static(cache.desc[i],
+                                                 families[(i & MT_DRAW_MONO) ? 1 : 0]);
         pango_font_description_set_style(cache.desc[i], PANGO_STYLE_NORMAL);
         pango_font_description_set_stretch(cache.desc[i], PANGO_STRETCH_NORMAL);
         pango_font_description_set_weight(cache.desc[i], (i & MT_DRAW_BOLD) ? PANGO_WEIGHT_BOLD

@@ -1,5 +1,6 @@
-/* linear_layer.c: nn.Linear(in_features, out_features): y = x W^T + b with W (out, in) and b (out,),
- * initialised as PyTorch does: every entry uniform in [-1/sqrt(in), 1/sqrt(in)], W first. */
+/* linear_layer.c: nn.Linear(in_features, out_features): y = x W^T + b with W (out, in) and
+ * b (out,), initialised as PyTorch does: every entry uniform in [-1/sqrt(in), 1/sqrt(in)],
+ * W first. */
 #include "module_impl.h"
 
 #include <math.h>

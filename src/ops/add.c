@@ -44,4 +44,7 @@ mt_tensor *mt_add(mt_tensor *a, mt_tensor *b)
     return mt_apply(&mt_op_add, (mt_tensor *[]){ a, b }, NULL);
 }
 
-mt_tensor *mt_add_scalar(mt_tensor *a, double s) { return a ? mt_add(a, mt_scalar_constant(s)) : NULL; }
+mt_tensor *mt_add_scalar(mt_tensor *a, double s)
+{
+    return a ? mt_add(a, mt_scalar_constant(s)) : NULL;
+}

@@ -56,5 +56,12 @@ mt_tensor *mt_div(mt_tensor *a, mt_tensor *b)
     return mt_apply(&mt_op_div, (mt_tensor *[]){ a, b }, NULL);
 }
 
-mt_tensor *mt_div_scalar(mt_tensor *a, double s) { return a ? mt_div(a, mt_scalar_constant(s)) : NULL; }
-mt_tensor *mt_rdiv_scalar(double s, mt_tensor *a) { return a ? mt_div(mt_scalar_constant(s), a) : NULL; }
+mt_tensor *mt_div_scalar(mt_tensor *a, double s)
+{
+    return a ? mt_div(a, mt_scalar_constant(s)) : NULL;
+}
+
+mt_tensor *mt_rdiv_scalar(double s, mt_tensor *a)
+{
+    return a ? mt_div(mt_scalar_constant(s), a) : NULL;
+}

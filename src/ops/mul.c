@@ -53,4 +53,7 @@ mt_tensor *mt_mul(mt_tensor *a, mt_tensor *b)
     return mt_apply(&mt_op_mul, (mt_tensor *[]){ a, b }, NULL);
 }
 
-mt_tensor *mt_mul_scalar(mt_tensor *a, double s) { return a ? mt_mul(a, mt_scalar_constant(s)) : NULL; }
+mt_tensor *mt_mul_scalar(mt_tensor *a, double s)
+{
+    return a ? mt_mul(a, mt_scalar_constant(s)) : NULL;
+}

@@ -20,9 +20,12 @@
     { "tensor_scalar",   { MT_DIMS(3, 4), MT_SCALAR_DIMS },      { .scalar = 0 }, NULL },    \
     { "scalar_tensor",   { MT_SCALAR_DIMS, MT_DIMS(2, 3) },      { .scalar = 0 }, NULL },    \
     { "bcast_2x3x4x5_1", { MT_DIMS(2, 3, 4, 5), MT_DIMS(1) },    { .scalar = 0 }, NULL },    \
-    { "bcast_scalar_2x3x4x5", { MT_SCALAR_DIMS, MT_DIMS(2, 3, 4, 5) }, { .scalar = 0 }, NULL }, \
-    { "bcast_2x1x4x1_2x3x4x5", { MT_DIMS(2, 1, 4, 1), MT_DIMS(2, 3, 4, 5) }, { .scalar = 0 }, NULL }, \
-    { "bcast_1x3x1x5_2x1x4x1", { MT_DIMS(1, 3, 1, 5), MT_DIMS(2, 1, 4, 1) }, { .scalar = 0 }, NULL }
+    { "bcast_scalar_2x3x4x5", { MT_SCALAR_DIMS, MT_DIMS(2, 3, 4, 5) },                       \
+      { .scalar = 0 }, NULL },                                                               \
+    { "bcast_2x1x4x1_2x3x4x5", { MT_DIMS(2, 1, 4, 1), MT_DIMS(2, 3, 4, 5) },                 \
+      { .scalar = 0 }, NULL },                                                               \
+    { "bcast_1x3x1x5_2x1x4x1", { MT_DIMS(1, 3, 1, 5), MT_DIMS(2, 1, 4, 1) },                 \
+      { .scalar = 0 }, NULL }
 
 #define MT_UNARY_CASES                                                    \
     { "vec_5",    { MT_DIMS(5) },       { .scalar = 0 }, NULL },           \

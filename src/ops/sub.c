@@ -47,5 +47,12 @@ mt_tensor *mt_sub(mt_tensor *a, mt_tensor *b)
     return mt_apply(&mt_op_sub, (mt_tensor *[]){ a, b }, NULL);
 }
 
-mt_tensor *mt_sub_scalar(mt_tensor *a, double s) { return a ? mt_sub(a, mt_scalar_constant(s)) : NULL; }
-mt_tensor *mt_rsub_scalar(double s, mt_tensor *a) { return a ? mt_sub(mt_scalar_constant(s), a) : NULL; }
+mt_tensor *mt_sub_scalar(mt_tensor *a, double s)
+{
+    return a ? mt_sub(a, mt_scalar_constant(s)) : NULL;
+}
+
+mt_tensor *mt_rsub_scalar(double s, mt_tensor *a)
+{
+    return a ? mt_sub(mt_scalar_constant(s), a) : NULL;
+}

@@ -25,7 +25,8 @@ mt_sgd *mt_sgd_new(mt_tensor **params, int n, double lr, double momentum)
         if (!params[i] || !params[i]->requires_grad || !params[i]->is_leaf) {
             mt_error("SGD: parameter %d %s", i,
                      !params[i] ? "is NULL"
-                     : !params[i]->is_leaf ? "is not a leaf (optimise leaves, e.g. a module's parameters)"
+                     : !params[i]->is_leaf ? "is not a leaf (optimise leaves, e.g. a module's "
+                                             "parameters)"
                      : "does not require grad");
             return NULL;
         }
