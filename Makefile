@@ -69,7 +69,8 @@ deps:
 	else \
 	  echo "MyTorch needs Debian packages that pkg-config cannot find. Install them with:"; \
 	  echo "  sudo apt-get update && sudo apt-get install -y $(DEB_PACKAGES)"; \
-	  echo "(or, without sudo: su -c 'apt-get update && apt-get install -y $(DEB_PACKAGES)')"; exit 1; \
+	  echo "(or, without sudo: su -c 'apt-get update && apt-get install -y $(DEB_PACKAGES)')"; \
+	  exit 1; \
 	fi
 
 # keep the object files of the test programs (no "rm" noise after each run)
@@ -102,7 +103,8 @@ $(BUILD)/cairo/%.o: %.c
 $(BUILD)/bin/mytorch-mnist: $(MNIST_SRC:%.c=$(BUILD)/cairo/%.o) $(GC_LIB_OBJ) $(DRAW_LIB) $(STATIC)
 	@mkdir -p $(@D)
 	$(CC) $(SAN) -o $@ $^ $(GC_LIBS) $(LIB_LIBS) $(CAIRO_LIBS) -pthread
-$(BUILD)/bin/mytorch-gradcheck: $(GC_LIB_OBJ) $(BUILD)/cairo/gradcheck/main.o $(BUILD)/cairo/gradcheck/heatmap.o $(DRAW_LIB) $(STATIC)
+$(BUILD)/bin/mytorch-gradcheck: $(GC_LIB_OBJ) $(BUILD)/cairo/gradcheck/main.o \
+                                $(BUILD)/cairo/gradcheck/heatmap.o $(DRAW_LIB) $(STATIC)
 	@mkdir -p $(@D)
 	$(CC) $(SAN) -o $@ $^ $(GC_LIBS) $(LIB_LIBS) $(CAIRO_LIBS)
 
@@ -110,15 +112,18 @@ $(BUILD)/bin/mytorch-gradcheck: $(GC_LIB_OBJ) $(BUILD)/cairo/gradcheck/main.o $(
 $(BUILD)/tests/%: $(BUILD)/cairo/tests/%.o $(STATIC)
 	@mkdir -p $(@D)
 	$(CC) $(SAN) -o $@ $< $(STATIC) $(CHECK_FLAGS) $(LIB_LIBS)
-$(CAIRO_TESTS): $(BUILD)/tests/%: $(BUILD)/cairo/tests/%.o $(BUILD)/cairo/src/mnist/plot.o $(DRAW_LIB) $(STATIC)
+$(CAIRO_TESTS): $(BUILD)/tests/%: $(BUILD)/cairo/tests/%.o $(BUILD)/cairo/src/mnist/plot.o \
+                $(DRAW_LIB) $(STATIC)
 	@mkdir -p $(@D)
 	$(CC) $(SAN) -o $@ $^ $(CHECK_FLAGS) $(LIB_LIBS) $(CAIRO_LIBS)
 # The gradcheck suites: the checker without any drawing library; what only the command does
 # (its flags, the heatmaps) test_gradcheck_cli checks by running the command, whose path it is
 # compiled with.
 GC_TESTS := $(BUILD)/tests/test_gradcheck $(BUILD)/tests/test_gradcheck_cli
-$(GC_TESTS:$(BUILD)/tests/%=$(BUILD)/cairo/tests/%.o): CPPFLAGS_ALL += -DMT_GC_BINARY=\"$(abspath $(BUILD))/bin/mytorch-gradcheck\"
-$(GC_TESTS): $(BUILD)/tests/%: $(BUILD)/cairo/tests/%.o $(GC_LIB_OBJ) $(STATIC) | $(BUILD)/bin/mytorch-gradcheck
+$(GC_TESTS:$(BUILD)/tests/%=$(BUILD)/cairo/tests/%.o): CPPFLAGS_ALL += \
+    -DMT_GC_BINARY=\"$(abspath $(BUILD))/bin/mytorch-gradcheck\"
+$(GC_TESTS): $(BUILD)/tests/%: $(BUILD)/cairo/tests/%.o $(GC_LIB_OBJ) $(STATIC) \
+             | $(BUILD)/bin/mytorch-gradcheck
 	@mkdir -p $(@D)
 	$(CC) $(SAN) -o $@ $^ $(CHECK_FLAGS) $(GC_LIBS) $(LIB_LIBS)
 
@@ -128,10 +133,12 @@ _test: $(TESTS) $(BUILD)/bin/mytorch-mnist $(BUILD)/bin/mytorch-viewer
 	@fail=0; for t in $(TESTS); do echo "== $$t"; $$t || fail=1; done; \
 	if /usr/bin/python3 -c 'import torch' >/dev/null 2>&1; then \
 	  echo "== tests/torch_mnist.py compare (MNIST, mytorch-mnist vs PyTorch 1.13)"; \
-	  out=$$(/usr/bin/python3 tests/torch_mnist.py compare --binary $(BUILD)/bin/mytorch-mnist 2>&1) || fail=1; \
+	  out=$$(/usr/bin/python3 tests/torch_mnist.py compare \
+	    --binary $(BUILD)/bin/mytorch-mnist 2>&1) || fail=1; \
 	  echo "$$out" | tail -n 1; \
 	else echo "(python3-torch is not installed: the MNIST comparison with PyTorch is skipped)"; fi; \
-	if [ $$fail = 0 ]; then echo "all test suites passed"; else echo "some test suites FAILED"; exit 1; fi
+	if [ $$fail = 0 ]; then echo "all test suites passed"; \
+	else echo "some test suites FAILED"; exit 1; fi
 
 _gradcheck: $(BUILD)/bin/mytorch-gradcheck
 	$(BUILD)/bin/mytorch-gradcheck
@@ -145,7 +152,8 @@ mutants: ensure-deps
 
 _mnist: $(BUILD)/bin/mytorch-gradcheck $(BUILD)/bin/mytorch-mnist
 	$(BUILD)/bin/mytorch-gradcheck
-	$(BUILD)/bin/mytorch-mnist --no-gradcheck --data data/mnist --plot validation_accuracy.png --csv validation_accuracy.csv
+	$(BUILD)/bin/mytorch-mnist --no-gradcheck --data data/mnist --plot validation_accuracy.png \
+	  --csv validation_accuracy.csv
 
 # Every suite under valgrind (CK_FORK=no so valgrind sees the tests themselves), then a short
 # training run and the viewer drawing every step of an example without a window; the last line
@@ -203,7 +211,7 @@ _fuzz: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 	  echo "== fuzz $$t for $(FUZZ_SECONDS) s (log: $(BUILD)/fuzz/$$t.log)"; \
 	  if $(BUILD)/fuzz/fuzz_$$t $$dict -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
 	      -print_final_stats=1 -artifact_prefix=$(BUILD)/fuzz/$$t- $$dirs >$(BUILD)/fuzz/$$t.log 2>&1; \
-	  then grep -a -E '^#[0-9]+ +DONE|stat::number_of_executed_units' $(BUILD)/fuzz/$$t.log; \
+	  then grep -a -E '^#[0-9]+[[:space:]]+DONE|stat::number_of_executed_units' $(BUILD)/fuzz/$$t.log; \
 	  else tail -n 40 $(BUILD)/fuzz/$$t.log; echo "fuzz: $$t FAILED (the input is in $(BUILD)/fuzz/)"; \
 	    exit 1; fi; done
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_entry.h $(STATIC)
@@ -214,7 +222,8 @@ $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_entry.h $(STATIC)
 BENCH_SRC := $(wildcard tests/bench/*.c)
 _bench: $(BUILD)/bench/bench $(BUILD)/bin/mytorch-mnist $(BUILD)/bin/mytorch-viewer
 	OPENBLAS_NUM_THREADS=1 $(BUILD)/bench/bench
-	@if [ -x tests/bench/bench_mnist.sh ]; then tests/bench/bench_mnist.sh $(BUILD)/bin/mytorch-mnist; fi
+	@if [ -x tests/bench/bench_mnist.sh ]; then \
+	  tests/bench/bench_mnist.sh $(BUILD)/bin/mytorch-mnist; fi
 	@echo "== the viewer at 1280x720 (targets: frame < 16 ms, layout of random:500 < 300 ms)"
 	@for ex in seed mnist-step random:500; do \
 	  $(BUILD)/bin/mytorch-viewer --example $$ex --bench --passes 3 --size 1280x720 || exit 1; done
