@@ -65,7 +65,8 @@ static void matmul_vs_dgemm(int n, int k, int m, int repeats)
     mt_rng_seed(&rng, 1);
     double *A = malloc(sizeof(double) * (size_t)n * k), *B = malloc(sizeof(double) * (size_t)k * m);
     double *C = malloc(sizeof(double) * (size_t)n * m), *G = malloc(sizeof(double) * (size_t)n * m);
-    double *dA = malloc(sizeof(double) * (size_t)n * k), *dB = malloc(sizeof(double) * (size_t)k * m);
+    double *dA = malloc(sizeof(double) * (size_t)n * k),
+           *dB = malloc(sizeof(double) * (size_t)k * m);
     fill(A, (size_t)n * k, &rng); fill(B, (size_t)k * m, &rng); fill(G, (size_t)n * m, &rng);
     double flops = 3.0 * 2.0 * n * k * m;
     double *tb = malloc((size_t)repeats * sizeof *tb), *tm = malloc((size_t)repeats * sizeof *tm);
@@ -91,8 +92,10 @@ static void matmul_vs_dgemm(int n, int k, int m, int repeats)
         mt_arena_reset(step);
     }
     double bare = median(tb, repeats), ours = median(tm, repeats);
-    printf("matmul (%dx%d)@(%dx%d) fwd+bwd: %.1f us, %.2f GFLOP/s | bare dgemm x3: %.1f us, %.2f GFLOP/s | ratio %.2fx (target <= 1.5x)\n",
-           n, k, k, m, ours * 1e6, flops / ours * 1e-9, bare * 1e6, flops / bare * 1e-9, ours / bare);
+    printf("matmul (%dx%d)@(%dx%d) fwd+bwd: %.1f us, %.2f GFLOP/s | bare dgemm x3: %.1f us, "
+           "%.2f GFLOP/s | ratio %.2fx (target <= 1.5x)\n",
+           n, k, k, m, ours * 1e6, flops / ours * 1e-9, bare * 1e6, flops / bare * 1e-9,
+           ours / bare);
     mt_arena_free(step);
     free(A); free(B); free(C); free(G); free(dA); free(dB); free(tb); free(tm);
 }

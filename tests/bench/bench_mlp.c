@@ -76,7 +76,8 @@ void bench_mlp(void)
 
     double theirs = torch_step_us();
     if (theirs > 0)
-        printf("mlp step (batch %d), PyTorch 1.13 (1 thread, float64): %.1f us | PyTorch/ours %.2fx (target >= 5x)\n",
+        printf("mlp step (batch %d), PyTorch 1.13 (1 thread, float64): %.1f us | PyTorch/ours "
+               "%.2fx (target >= 5x)\n",
                BATCH, theirs, theirs / ours);
     else
         printf("(no PyTorch figure for the mlp step: python3-torch missing or failed)\n");
