@@ -32,16 +32,16 @@ static const char *const targets[] = { FZ_TARGETS };
 #define NTARGETS N_OF(targets)
 
 typedef struct kept_input {
-    int  target;     /* index into targets */
+    int target; /* index into targets */
     char path[512];
-    size_t name;      /* where the file name starts in path */
+    size_t name; /* where the file name starts in path */
 } kept_input;
 
 static kept_input *inputs;
 static int ninputs;
-static int first_of[NTARGETS + 1];   /* inputs of target t: [first_of[t], first_of[t + 1]) */
-static int ncorpus[NTARGETS];        /* how many of them are seeds */
-static const char *current = "";     /* the file being replayed, for messages */
+static int first_of[NTARGETS + 1]; /* inputs of target t: [first_of[t], first_of[t + 1]) */
+static int ncorpus[NTARGETS];      /* how many of them are seeds */
+static const char *current = "";   /* the file being replayed, for messages */
 
 static void fz_suite_fail(const char *fmt, ...)
 {
@@ -170,6 +170,7 @@ static Suite *fuzz_regress_suite(void)
 int main(void)
 {
     list_inputs();
+    fz_scratch_init(); /* here, so that the forked test cases share it and none leaves one */
     int rc = run_suite(fuzz_regress_suite());
     free(inputs);
     return rc;

@@ -25,6 +25,9 @@ static size_t printable_at(const unsigned char *s)
         if ((s[i] & 0xc0) != 0x80) return 0;
     if (len == 3 && s[0] == 0xe0 && s[1] < 0xa0) return 0;     /* overlong */
     if (len == 4 && s[0] == 0xf0 && s[1] < 0x90) return 0;
+    if (len == 2 && s[0] == 0xc2 && s[1] < 0xa0) return 0;     /* C1 controls, U+0080-U+009F */
+    if (len == 3 && s[0] == 0xed && s[1] >= 0xa0) return 0;    /* surrogates, U+D800-U+DFFF */
+    if (len == 4 && s[0] == 0xf4 && s[1] >= 0x90) return 0;    /* above U+10FFFF */
     return len;
 }
 

@@ -10,7 +10,9 @@
  * through FZ_FAIL, which aborts (so libFuzzer keeps the input) unless the includer defines it.
  *
  * The path-based loaders read a file in a scratch directory made once per process in /dev/shm
- * (tmpfs; $TMPDIR or /tmp when there is none) and removed at exit. */
+ * (tmpfs; $TMPDIR or /tmp when there is none) and removed at exit by the process that made it;
+ * a caller that forks (Check) makes it first with fz_scratch_init, so that every child shares
+ * it whether it passes or fails. */
 #ifndef MT_FUZZ_ENTRY_H
 #define MT_FUZZ_ENTRY_H
 
@@ -23,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -45,6 +48,7 @@ enum { FZ_REJECTED = 0, FZ_LOADED = 1 };
 
 typedef struct fz_scratch {
     int ready;
+    pid_t owner; /* the process that made it, and alone removes it (forked children share it) */
     char dir[200];
     char in_idx[240], in_gz[240], in_npy[240], out_npy[240], out_json[240], out2_json[240];
 } fz_scratch;
@@ -60,7 +64,7 @@ static inline void fz_harness_error(const char *what)
 
 static inline void fz_cleanup(void)
 {
-    if (!fz_g.ready) return;
+    if (!fz_g.ready || getpid() != fz_g.owner) return;
     const char *files[] = { fz_g.in_idx,  fz_g.in_gz,    fz_g.in_npy,
                             fz_g.out_npy, fz_g.out_json, fz_g.out2_json };
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) unlink(files[i]);
@@ -85,6 +89,7 @@ static inline void fz_scratch_init(void)
     snprintf(fz_g.out_json, sizeof fz_g.out_json, "%s/saved.json", fz_g.dir);
     snprintf(fz_g.out2_json, sizeof fz_g.out2_json, "%s/saved-again.json", fz_g.dir);
     fz_g.ready = 1;
+    fz_g.owner = getpid();
     atexit(fz_cleanup);
 }
 
