@@ -165,19 +165,22 @@ _memcheck: $(TESTS) $(BUILD)/bin/mytorch-mnist $(BUILD)/bin/mytorch-viewer
 	for t in $(TESTS); do echo "== valgrind $$t"; \
 	  CK_FORK=no $(VALGRIND) $$t >/dev/null || failed="$$failed $$t"; done; \
 	echo "== valgrind $(BUILD)/bin/mytorch-mnist --limit 2000 --epochs 1"; \
-	$(VALGRIND) $(BUILD)/bin/mytorch-mnist --data data/mnist --limit 2000 --epochs 1 --quiet \
-	  --plot $$tmp/accuracy.png --csv $$tmp/accuracy.csv >/dev/null || failed="$$failed mytorch-mnist"; \
+	$(VALGRIND) $(BUILD)/bin/mytorch-mnist --data data/mnist --limit 2000 --epochs 1 \
+	  --quiet --plot $$tmp/accuracy.png --csv $$tmp/accuracy.csv >/dev/null || \
+	  failed="$$failed mytorch-mnist"; \
 	echo "== valgrind $(BUILD)/bin/mytorch-viewer --example seed --frames DIR"; \
 	$(VALGRIND) $(BUILD)/bin/mytorch-viewer --example seed --frames $$tmp/frames >/dev/null || \
 	  failed="$$failed mytorch-viewer"; \
 	rm -rf $$tmp; \
-	if [ -z "$$failed" ]; then echo "memcheck: all clean"; else echo "memcheck: FAILED:$$failed"; exit 1; fi
+	if [ -z "$$failed" ]; then echo "memcheck: all clean"; \
+	else echo "memcheck: FAILED:$$failed"; exit 1; fi
 
 # AddressSanitizer and UBSan (stopping at the first error) in a tree of their own: every suite,
 # a short training run and the viewer drawing one step without a window. `asan` is the same.
 .PHONY: sanitize _sanitize fuzz _fuzz
+SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer
 sanitize asan: ensure-deps
-	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer" _sanitize
+	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 SAN="$(SANITIZE)" _sanitize
 _sanitize: $(TESTS) $(BUILD)/bin/mytorch-mnist $(BUILD)/bin/mytorch-viewer
 	@export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	  CK_TIMEOUT_MULTIPLIER=$${CK_TIMEOUT_MULTIPLIER:-4}; failed=""; tmp=$$(mktemp -d); \
@@ -190,7 +193,8 @@ _sanitize: $(TESTS) $(BUILD)/bin/mytorch-mnist $(BUILD)/bin/mytorch-viewer
 	  $(BUILD)/bin/mytorch-viewer --example seed --screenshot $$tmp/step20.png --step 20 || \
 	    failed="$$failed mytorch-viewer"; fi; \
 	rm -rf $$tmp; \
-	if [ -z "$$failed" ]; then echo "sanitize: all clean"; else echo "sanitize: FAILED:$$failed"; exit 1; fi
+	if [ -z "$$failed" ]; then echo "sanitize: all clean"; \
+	else echo "sanitize: FAILED:$$failed"; exit 1; fi
 
 # libFuzzer targets (clang; tests/fuzz/README.md): each runs FUZZ_SECONDS on its seeds
 # (tests/fuzz/corpus/T), its regression inputs and what earlier runs found (build-fuzz/corpus/T,
@@ -198,26 +202,29 @@ _sanitize: $(TESTS) $(BUILD)/bin/mytorch-mnist $(BUILD)/bin/mytorch-viewer
 FUZZ_TARGETS := idx idx_gz npy trace
 FUZZ_SECONDS ?= 60
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_PROBE   := int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return d && n; }
 fuzz: ensure-deps
-	@echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { (void)d; (void)n; return 0; }' | \
-	  clang -x c -fsanitize=fuzzer -o /dev/null - 2>/dev/null || { echo "make fuzz needs clang" \
-	  "and its libFuzzer runtime: apt-get install clang libclang-rt-14-dev"; exit 1; }
-	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang OPT=-O1 SAN="-fsanitize=fuzzer-no-link $(FUZZ_SAN)" _fuzz
+	@echo '$(FUZZ_PROBE)' | clang -x c -fsanitize=fuzzer -o /dev/null - 2>/dev/null || \
+	  { echo "make fuzz needs clang and its libFuzzer runtime:" \
+	    "apt-get install clang libclang-rt-14-dev"; exit 1; }
+	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang OPT=-O1 \
+	  SAN="-fsanitize=fuzzer-no-link $(FUZZ_SAN)" _fuzz
 _fuzz: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 	@for t in $(FUZZ_TARGETS); do \
 	  mkdir -p $(BUILD)/corpus/$$t; dirs="$(BUILD)/corpus/$$t"; \
-	  for d in tests/fuzz/corpus/$$t tests/fuzz/regress/$$t; do [ -d $$d ] && dirs="$$dirs $$d"; done; \
+	  for d in tests/fuzz/corpus/$$t tests/fuzz/regress/$$t; do \
+	    [ -d $$d ] && dirs="$$dirs $$d"; done; \
 	  dict=""; [ -f tests/fuzz/$$t.dict ] && dict="-dict=tests/fuzz/$$t.dict"; \
-	  echo "== fuzz $$t for $(FUZZ_SECONDS) s (log: $(BUILD)/fuzz/$$t.log)"; \
+	  log=$(BUILD)/fuzz/$$t.log; echo "== fuzz $$t for $(FUZZ_SECONDS) s (log: $$log)"; \
 	  if $(BUILD)/fuzz/fuzz_$$t $$dict -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
-	      -print_final_stats=1 -artifact_prefix=$(BUILD)/fuzz/$$t- $$dirs >$(BUILD)/fuzz/$$t.log 2>&1; \
-	  then grep -a -E '^#[0-9]+[[:space:]]+DONE|stat::number_of_executed_units' $(BUILD)/fuzz/$$t.log; \
-	  else tail -n 40 $(BUILD)/fuzz/$$t.log; echo "fuzz: $$t FAILED (the input is in $(BUILD)/fuzz/)"; \
+	      -print_final_stats=1 -artifact_prefix=$(BUILD)/fuzz/$$t- $$dirs >$$log 2>&1; \
+	  then grep -a -E '^#[0-9]+[[:space:]]+DONE|stat::number_of_executed_units' $$log; \
+	  else tail -n 40 $$log; echo "fuzz: $$t FAILED (the input is in $(BUILD)/fuzz/)"; \
 	    exit 1; fi; done
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_entry.h $(STATIC)
 	@mkdir -p $(@D)
-	$(CC) $(WARN) $(CFLAGS) -fsanitize=fuzzer $(FUZZ_SAN) $(CPPFLAGS_ALL) $(LIB_CFLAGS) -o $@ $< \
-	  $(STATIC) $(LIB_LIBS)
+	$(CC) $(WARN) $(CFLAGS) -fsanitize=fuzzer $(FUZZ_SAN) $(CPPFLAGS_ALL) $(LIB_CFLAGS) \
+	  -o $@ $< $(STATIC) $(LIB_LIBS)
 
 BENCH_SRC := $(wildcard tests/bench/*.c)
 _bench: $(BUILD)/bench/bench $(BUILD)/bin/mytorch-mnist $(BUILD)/bin/mytorch-viewer
