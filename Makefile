@@ -168,9 +168,9 @@ _memcheck: $(TESTS) $(BUILD)/bin/mytorch-mnist $(BUILD)/bin/mytorch-viewer
 	$(VALGRIND) $(BUILD)/bin/mytorch-mnist --data data/mnist --limit 2000 --epochs 1 \
 	  --quiet --plot $$tmp/accuracy.png --csv $$tmp/accuracy.csv >/dev/null || \
 	  failed="$$failed mytorch-mnist"; \
-	echo "== valgrind $(BUILD)/bin/mytorch-viewer --example seed --frames DIR"; \
-	$(VALGRIND) $(BUILD)/bin/mytorch-viewer --example seed --frames $$tmp/frames >/dev/null || \
-	  failed="$$failed mytorch-viewer"; \
+	echo "== valgrind $(BUILD)/bin/mytorch-viewer --example seed --frames DIR --pdf FILE"; \
+	$(VALGRIND) $(BUILD)/bin/mytorch-viewer --example seed --frames $$tmp/frames \
+	  --pdf $$tmp/handout.pdf >/dev/null || failed="$$failed mytorch-viewer"; \
 	rm -rf $$tmp; \
 	if [ -z "$$failed" ]; then echo "memcheck: all clean"; \
 	else echo "memcheck: FAILED:$$failed"; exit 1; fi
@@ -203,10 +203,14 @@ FUZZ_TARGETS := idx idx_gz npy trace
 FUZZ_SECONDS ?= 60
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_PROBE   := int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return d && n; }
+FUZZ_PKGS    := clang libclang-rt-14-dev
 fuzz: ensure-deps
-	@echo '$(FUZZ_PROBE)' | clang -x c -fsanitize=fuzzer -o /dev/null - 2>/dev/null || \
-	  { echo "make fuzz needs clang and its libFuzzer runtime:" \
-	    "apt-get install clang libclang-rt-14-dev"; exit 1; }
+	@probe() { echo '$(FUZZ_PROBE)' | clang -x c -fsanitize=fuzzer -o /dev/null - 2>/dev/null; }; \
+	probe || if [ "$$(id -u)" = 0 ]; then \
+	  echo "installing clang and its libFuzzer runtime: apt-get install -y $(FUZZ_PKGS)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(FUZZ_PKGS) \
+	  && probe; else echo "make fuzz needs clang and its libFuzzer runtime:" \
+	  "sudo apt-get install $(FUZZ_PKGS)"; exit 1; fi
 	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang OPT=-O1 \
 	  SAN="-fsanitize=fuzzer-no-link $(FUZZ_SAN)" _fuzz
 _fuzz: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
@@ -248,7 +252,7 @@ install: all
 	sed -e 's|@PREFIX@|$(PREFIX)|' src/mytorch.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/mytorch.pc
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 include viewer/viewer.mk
 

@@ -1728,6 +1728,73 @@ START_TEST(write_dir_atomic_should_leave_the_old_set_when_a_file_fails)
 }
 END_TEST
 
+START_TEST(write_dir_atomic_should_drop_names_an_earlier_set_had_and_this_one_leaves_out)
+{
+    char d[320];
+    FRESH_DIR(d, "write_dir_atomic_should_drop_names_an_ea");
+    char dir[512], path[600], err[1024] = "";
+    IN(dir, d, "frames");
+    mt_dir_file three[3] = { { "1", write_set_file, "one" }, { "2", write_set_file, "two" },
+                             { "3", write_set_file, "three" } };
+    g_writes = 0;
+    g_fail_at = -1;
+    ck_assert_msg(mt_write_dir_atomic(dir, three, 3, err, sizeof err) == 0, "%s", err);
+    /* a shorter set: "3" is not in it, so the directory would hold a stranger */
+    ck_assert_int_eq(mt_write_dir_atomic(dir, three, 2, err, sizeof err), -1);
+    ASSERT_ERR_HAS(err, "holds '3', which is not one of the files saved there");
+    /* named with no write function, "3" is allowed there and goes with the old set */
+    mt_dir_file two[3] = { { "1", write_set_file, "new one" }, { "2", write_set_file, "new two" },
+                           { "3", NULL, NULL } };
+    ck_assert_msg(mt_write_dir_atomic(dir, two, 3, err, sizeof err) == 0, "%s", err);
+    snprintf(path, sizeof path, "%s/1", dir);
+    assert_file_is(path, "new one");
+    snprintf(path, sizeof path, "%s/3", dir);
+    ck_assert(!file_exists(path));
+    ck_assert_int_eq(count_suffix(dir, ""), 4);   /* ".", "..", 1, 2 */
+    ASSERT_NO_TMP(d);
+}
+END_TEST
+
+START_TEST(check_outputs_should_find_outputs_that_collide)
+{
+    char d[320];
+    FRESH_DIR(d, "check_outputs_should_find_outputs_that_c");
+    char a[512], a2[600], sub[512], in_sub[600], missing[512], in_missing[600];
+    char err[MT_ERRLEN(600)] = "";
+    static const char *const names[1] = { "w.npy" };
+    IN(a, d, "a.csv");
+    snprintf(a2, sizeof a2, "%s/./a.csv", d);
+    IN(sub, d, "w");
+    snprintf(in_sub, sizeof in_sub, "%s/x.png", sub);
+    IN(missing, d, "frames");
+    snprintf(in_missing, sizeof in_missing, "%s/h.pdf", missing);
+    ck_assert_int_eq(mkdir(sub, 0700), 0);
+    const mt_output fine[] = { { .flag = "--csv", .path = a },
+                               { .flag = "--plot", .path = NULL },
+                               { .flag = "--save", .path = sub, .names = names, .n = 1 } };
+    ck_assert_msg(mt_check_outputs(fine, 3, err, sizeof err) == 0, "%s", err);
+    const mt_output same[] = { { .flag = "--csv", .path = a }, { .flag = "--plot", .path = a2 } };
+    ck_assert_int_eq(mt_check_outputs(same, 2, err, sizeof err), 2);
+    ASSERT_ERR_HAS(err, "--csv ");
+    ASSERT_ERR_HAS(err, "are the same file");
+    const mt_output inside[] = { { .flag = "--plot", .path = in_sub },
+                                 { .flag = "--save", .path = sub, .names = names, .n = 1 } };
+    ck_assert_int_eq(mt_check_outputs(inside, 2, err, sizeof err), 2);
+    ASSERT_ERR_HAS(err, "is inside the --save directory");
+    /* the directory does not exist yet: still a collision, not "does not exist" */
+    const mt_output later[] = { { .flag = "--frames", .path = missing, .names = names, .n = 1 },
+                                { .flag = "--pdf", .path = in_missing } };
+    ck_assert_int_eq(mt_check_outputs(later, 2, err, sizeof err), 2);
+    ASSERT_ERR_HAS(err, "--pdf ");
+    ASSERT_ERR_HAS(err, "is inside the --frames directory");
+    const mt_output bad[] = { { .flag = "--pdf", .path = in_missing } };
+    ck_assert_int_eq(mt_check_outputs(bad, 1, err, sizeof err), 1);
+    ASSERT_ERR_HAS(err, "--pdf: file ");
+    ASSERT_ERR_HAS(err, "does not exist");
+    ASSERT_NO_TMP(d);
+}
+END_TEST
+
 START_TEST(write_dir_atomic_should_refuse_what_it_cannot_replace_whole)
 {
     char d[320];
@@ -1923,6 +1990,9 @@ static Suite *io_suite(void)
     tcase_add_unchecked_fixture(set, tmp_setup, tmp_teardown);
     tcase_add_test(set, npy_save_dir_should_write_a_set_and_replace_it_whole);
     tcase_add_test(set, write_dir_atomic_should_leave_the_old_set_when_a_file_fails);
+    tcase_add_test(set,
+                   write_dir_atomic_should_drop_names_an_earlier_set_had_and_this_one_leaves_out);
+    tcase_add_test(set, check_outputs_should_find_outputs_that_collide);
     tcase_add_test(set, write_dir_atomic_should_refuse_what_it_cannot_replace_whole);
     suite_add_tcase(s, set);
     return s;

@@ -399,8 +399,8 @@ START_TEST(cli_should_check_every_output_before_training)
         { "--plot", "a-link.csv", "--csv", "a.csv", 2,
           "--plot a-link.csv and --csv a.csv are the same file" },
         { "--save-weights", "sub", "--csv", "sub/a.csv", 2,
-          "--csv sub/a.csv is inside the --save-weights directory sub, which saving the weights "
-          "replaces as a whole" },
+          "--csv sub/a.csv is inside the --save-weights directory sub, which is replaced as a "
+          "whole" },
         { "--load-weights", "missing", NULL, NULL, 1,
           "--load-weights missing: No such file or directory" },
         { "--load-weights", "plain", NULL, NULL, 1, "--load-weights plain: not a directory" },

@@ -3,28 +3,18 @@
  * is computed; the walk ends at a.grad = 3, c.grad = 1, b none), the captions that follow the
  * handout's walkthrough, the renderer at known steps (the highlighted node's pixels are where
  * the layout put it, in the highlight colour; the accumulation reads 1 → 3), the layout of every
- * example (no two boxes overlap), and the program itself: malformed traces and bad command
- * lines refused, headless outputs, and a real window under Xvfb driven by --keys. */
-#ifndef _XOPEN_SOURCE
-#define _XOPEN_SOURCE 700 /* mkdtemp, nftw (test_util.h), realpath */
-#endif
-
+ * example (no two boxes overlap). The program itself is test_viewer_cli.c's. */
 #include "../viewer/viewer.h"
 #include "../src/draw/draw.h"
 
 #include <cairo.h>
 #include <check.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#define TEST_TMP_DIR "/tmp/mt_test_viewer_XXXXXX"
 #include "test_util.h"
 
-static char g_bin[PATH_MAX];   /* the program, or "" when it is not there */
 static char err[1024];
 
 static void release_all(void)
@@ -473,250 +463,7 @@ START_TEST(examples_and_ops_should_refuse_unknown_names_listing_the_valid_ones)
 }
 END_TEST
 
-/* ---- the program ----------------------------------------------------------------------------- */
-
-/* runs the program with args in dir (NULL: the scratch directory); its exit status */
-static int run(const char *dir, const char *env, const char *args)
-{
-    char cmd[8192];
-    snprintf(cmd, sizeof cmd, "cd '%s' && %s '%s' %s >out.txt 2>err.txt", dir ? dir : g_tmp,
-             env ? env : "", g_bin, args);
-    int rc = system(cmd);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
-
-static void write_text(const char *name, const char *text)
-{
-    char path[512];
-    TMP(path, name);
-    FILE *f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs(text, f);
-    fclose(f);
-}
-
-static char *read_all(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "cannot read %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    ck_assert_int_eq(fread(s, 1, (size_t)n, f), (size_t)n);
-    s[n] = 0;
-    fclose(f);
-    return s;
-}
-
-/* the first `old` after `anchor` replaced by `new` */
-static char *edited(const char *text, const char *anchor, const char *old, const char *new)
-{
-    const char *a = strstr(text, anchor), *o = a ? strstr(a, old) : NULL;
-    ck_assert_msg(o != NULL, "\"%s\" after \"%s\" not in the trace", old, anchor);
-    char *s = malloc(strlen(text) + strlen(new) + 1);
-    memcpy(s, text, (size_t)(o - text));
-    strcpy(s + (o - text), new);
-    strcat(s, o + strlen(old));
-    return s;
-}
-
-#define NEED_BINARY()                                                                           \
-    do {                                                                                        \
-        if (!g_bin[0]) {                                                                        \
-            fprintf(stderr, "skipped: no mytorch-viewer\n");                                    \
-            return;                                                                             \
-        }                                                                                       \
-    } while (0)
-
-START_TEST(malformed_traces_should_be_refused_with_status_1)
-{
-    NEED_BINARY();
-    ck_assert_int_eq(run(NULL, NULL, "--example seed --export-trace good.json"), 0);
-    char path[512];
-    TMP(path, "good.json");
-    char *good = read_all(path);
-    ck_assert_int_eq(run(NULL, NULL, "good.json --screenshot ok.png --step 1"), 0);
-    struct { const char *name; char *text; } bad[] = {
-        { "not-json.json", strdup("this is not JSON {") },
-        { "empty.json", strdup("") },
-        { "truncated.json", strndup(good, strlen(good) / 2) },
-        { "version.json", edited(good, "{", "\"version\":\t1", "\"version\":\t7") },
-        { "dangling-edge.json", edited(good, "\"edges\":", "\"from\":\t0", "\"from\":\t42") },
-        { "dangling-event.json",
-          edited(good, "\"kind\":\t\"visit\"", "\"node\":\t7", "\"node\":\t99") },
-        { "dangling-root.json", edited(good, "\"walks\":", "\"root\":\t7", "\"root\":\t99") },
-    };
-    for (int i = 0; i < N_OF(bad); i++) {
-        write_text(bad[i].name, bad[i].text);
-        char args[256], out[512];
-        snprintf(args, sizeof args, "%s --screenshot shot.png --step 1", bad[i].name);
-        ck_assert_msg(run(NULL, NULL, args) == 1, "%s: not refused with status 1", bad[i].name);
-        TMP(out, "shot.png");
-        ck_assert_msg(!file_exists(out), "%s: a screenshot was written anyway", bad[i].name);
-        TMP(out, "err.txt");
-        char *msg = read_all(out);
-        ck_assert_msg(strstr(msg, bad[i].name) != NULL,
-                      "%s: the message does not name the file: %s", bad[i].name, msg);
-        free(msg);
-        free(bad[i].text);
-    }
-    ck_assert_int_eq(run(NULL, NULL, "missing.json --screenshot shot.png"), 1);
-    free(good);
-}
-END_TEST
-
-START_TEST(bad_command_lines_should_be_refused_with_a_message)
-{
-    NEED_BINARY();
-    struct { const char *args; int status; const char *says; } cases[] = {
-        { "--example nope --screenshot x.png", 1, "seed, diamond" },
-        { "--op nope --case x --screenshot x.png", 1, "unknown op" },
-        { "--op mul --case nope --screenshot x.png", 1, "same_3x4" },
-        { "--example seed --screenshot x.png --size 12x7", 2, "--size" },
-        { "--example seed --screenshot x.png --size banana", 2, "--size" },
-        { "--example seed --screenshot x.png --step 99", 2, "steps 1 to 37" },
-        { "--example seed --screenshot x.png --step 0", 2, "steps 1 to 37" },
-        { "--example seed --frobnicate", 2, "unknown option" },
-        { "--example seed --op mul --case same_3x4", 2, "one input" },
-        { "--example seed --screenshot /nonexistent-dir/x.png --step 3", 1,
-          "/nonexistent-dir/x.png" },
-        { "--example seed --pdf /nonexistent-dir/x.pdf", 1, "/nonexistent-dir/x.pdf" },
-        { "--example seed --keys 'right jump q'", 2, "unknown key" },
-    };
-    for (int i = 0; i < N_OF(cases); i++) {
-        int rc = run(NULL, "SDL_VIDEODRIVER=dummy", cases[i].args);
-        ck_assert_msg(rc == cases[i].status, "%s: status %d, expected %d", cases[i].args, rc,
-                      cases[i].status);
-        char path[512];
-        TMP(path, "err.txt");
-        char *msg = read_all(path);
-        ck_assert_msg(strstr(msg, cases[i].says) != NULL, "%s: \"%s\" lacks \"%s\"", cases[i].args,
-                      msg, cases[i].says);
-        free(msg);
-        TMP(path, "x.png");
-        ck_assert(!file_exists(path));
-    }
-    /* no display where a window is needed: status 1, naming the headless flags */
-    ck_assert_int_eq(run(NULL, "env -u DISPLAY -u WAYLAND_DISPLAY -u SDL_VIDEODRIVER",
-                         "--example seed"), 1);
-    char path[512];
-    TMP(path, "err.txt");
-    char *msg = read_all(path);
-    ASSERT_HAS(msg, "--screenshot");
-    free(msg);
-}
-END_TEST
-
-static void png_size(const char *path, int *w, int *h, int *ink)
-{
-    cairo_surface_t *s = cairo_image_surface_create_from_png(path);
-    ck_assert_msg(cairo_surface_status(s) == CAIRO_STATUS_SUCCESS, "%s is not a PNG", path);
-    *w = cairo_image_surface_get_width(s);
-    *h = cairo_image_surface_get_height(s);
-    *ink = 0;                                            /* pixels that are not background */
-    for (int y = 0; y < *h; y += 2)
-        for (int x = 0; x < *w; x += 2) {
-            uint32_t p = pixel(s, x, y) & 0xffffff;
-            if (p != 0xffffff && p != 0xf6f6f3 && p != 0xf6f6f4) (*ink)++;
-        }
-    cairo_surface_destroy(s);
-}
-
-START_TEST(headless_outputs_should_be_whole_files)
-{
-    NEED_BINARY();
-    ck_assert_int_eq(run(NULL, NULL, "--example seed --screenshot s.png --step 31 --size 900x600"),
-                     0);
-    char path[512];
-    int w, h, ink;
-    TMP(path, "s.png");
-    png_size(path, &w, &h, &ink);
-    ck_assert(w == 900 && h == 600 && ink > 1000);
-    ck_assert_int_eq(run(NULL, NULL, "--example seed --pdf h.pdf --size 640x400"), 0);
-    TMP(path, "h.pdf");
-    char *pdf = read_all(path);
-    ck_assert(strncmp(pdf, "%PDF", 4) == 0);
-    free(pdf);
-    char cmd[700];
-    snprintf(cmd, sizeof cmd, "pdfinfo '%s' 2>/dev/null", path);
-    FILE *info = popen(cmd, "r");
-    int pages = -1;
-    char line[256];
-    while (info && fgets(line, sizeof line, info))
-        if (strncmp(line, "Pages:", 6) == 0) pages = atoi(line + 6);
-    if (info) pclose(info);
-    if (pages >= 0) ck_assert_int_eq(pages, 37);         /* a page per step (where pdfinfo is) */
-    ck_assert_int_eq(run(NULL, NULL, "--example diamond --svg d.svg --step 20"), 0);
-    TMP(path, "d.svg");
-    char *svg = read_all(path);
-    ck_assert_ptr_nonnull(strstr(svg, "<svg"));
-    free(svg);
-    ck_assert_int_eq(run(NULL, NULL, "--example seed --frames frames --size 400x300"), 0);
-    TMP(path, "frames/step-0037.png");
-    ck_assert(file_exists(path));
-    TMP(path, "frames/step-0038.png");
-    ck_assert(!file_exists(path));
-    TMP(path, "h.pdf.tmp");
-    ck_assert(!file_exists(path));
-    ck_assert_int_eq(run(NULL, NULL, "--example chain:40 --bench --size 640x360"), 0);
-    TMP(path, "out.txt");
-    char *out = read_all(path);
-    ASSERT_HAS(out, "layout: ");
-    ASSERT_HAS(out, "frame: median ");
-    free(out);
-}
-END_TEST
-
-START_TEST(window_should_play_keys_and_save_a_screenshot)
-{
-    NEED_BINARY();
-    bool xvfb = system("command -v xvfb-run >/dev/null 2>&1") == 0;
-    /* LeakSanitizer, in a sanitized build, would report what the system's X and D-Bus
-     * libraries that SDL loads keep until exit; the viewer's own memory is checked by the
-     * headless runs, under valgrind and the sanitizers alike. */
-    const char *env = xvfb ? "ASAN_OPTIONS=detect_leaks=0 xvfb-run -a -s '-screen 0 1600x1000x24'"
-                           : "ASAN_OPTIONS=detect_leaks=0 SDL_VIDEODRIVER=dummy";
-    if (!xvfb) fprintf(stderr, "xvfb-run is missing: the window runs on SDL's dummy driver\n");
-    int rc = run(NULL, env, "--example seed --keys 'right right right s q'");
-    char path[512];
-    TMP(path, "err.txt");
-    char *msg = read_all(path);
-    ck_assert_msg(rc == 0, "status %d: %s", rc, msg);
-    free(msg);
-    TMP(path, "out.txt");
-    char *out = read_all(path);
-    ASSERT_HAS(out, "saved ");
-    ASSERT_HAS(out, "seed-step-004.png");
-    free(out);
-    TMP(path, "seed-step-004.png");
-    int w, h, ink;
-    png_size(path, &w, &h, &ink);
-    ck_assert_msg(w == 1280 && h == 720, "the window's PNG is %dx%d", w, h);
-    ck_assert_int_gt(ink, 2000);
-}
-END_TEST
-
 /* ---- runner ---------------------------------------------------------------------------------- */
-
-static void find_binary(void)
-{
-    const char *env = getenv("MT_VIEWER");
-    char self[PATH_MAX], guess[PATH_MAX + 32];
-    if (env && *env) snprintf(guess, sizeof guess, "%s", env);
-    else {
-        ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-        self[n > 0 ? n : 0] = 0;
-        char *slash = strrchr(self, '/');
-        if (slash) *slash = 0;
-        snprintf(guess, sizeof guess, "%s/../bin/mytorch-viewer", n > 0 ? self : ".");
-    }
-    if (!realpath(guess, g_bin) || access(g_bin, X_OK) != 0) {
-        fprintf(stderr, "test_viewer: %s is not there (make _test builds it; or set MT_VIEWER): "
-                "the program's tests are skipped\n", guess);
-        g_bin[0] = 0;
-    }
-}
 
 static Suite *viewer_suite(void)
 {
@@ -742,19 +489,10 @@ static Suite *viewer_suite(void)
     tcase_set_timeout(render, 120);
     suite_add_tcase(s, render);
 
-    TCase *program = tcase_create("program");
-    tcase_add_checked_fixture(program, tmp_setup, tmp_teardown);
-    tcase_add_test(program, malformed_traces_should_be_refused_with_status_1);
-    tcase_add_test(program, bad_command_lines_should_be_refused_with_a_message);
-    tcase_add_test(program, headless_outputs_should_be_whole_files);
-    tcase_add_test(program, window_should_play_keys_and_save_a_screenshot);
-    tcase_set_timeout(program, 180);
-    suite_add_tcase(s, program);
     return s;
 }
 
 int main(void)
 {
-    find_binary();
     return run_suite(viewer_suite());
 }

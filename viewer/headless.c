@@ -1,7 +1,9 @@
 /* headless.c: the viewer without a window or a display. The same vw_render draws on an image
  * surface (PNG, one per step for --frames), a PDF surface (a page per step: a handout to print)
  * or an SVG surface; --bench times the layout and every frame. Every file is written whole or
- * not at all: PNGs through mt_draw_png_write, PDF and SVG through a temporary name and a rename. */
+ * not at all, through the atomic writers of mytorch/io.h: a PNG, PDF or SVG through
+ * mt_write_file_atomic, and --frames as one set through mt_write_dir_atomic, so a directory of
+ * frames is all of one run's or left as it was. */
 #include "viewer.h"
 
 #include "../src/draw/draw.h"
@@ -10,6 +12,7 @@
 
 #include <cairo-pdf.h>
 #include <cairo-svg.h>
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,88 +60,137 @@ int vw_write_png(vw_app *app, const char *path, int step, int w, int h, char *er
     return rc;
 }
 
+/* ---- frames: a directory of PNGs, written as one set ----------------------------------------- */
+
+typedef struct frame_job {
+    vw_app *app;
+    cairo_surface_t *s;
+    cairo_t *cr;
+    int w, h;
+} frame_job;
+
+typedef struct frame { frame_job *job; int step; } frame;
+
+static int write_frame(FILE *f, void *user)
+{
+    const frame *fr = user;
+    frame_job *j = fr->job;
+    show_step(j->app, fr->step, j->w, j->h);
+    vw_render(j->cr, j->w, j->h, j->app);
+    cairo_surface_flush(j->s);
+    return mt_draw_png_to(f, j->s);
+}
+
+/* "step-0042.png" for a step past `steps`: a frame of an earlier, longer run */
+static bool old_frame(const char *name, int steps)
+{
+    const char *p = name + 5;
+    if (strncmp(name, "step-", 5) != 0 || strlen(name) >= VW_FRAME_NAME) return false;
+    long k = 0;
+    int digits = 0;
+    for (; *p >= '0' && *p <= '9'; p++, digits++) k = k * 10 + (*p - '0');
+    return digits >= 4 && strcmp(p, ".png") == 0 && k > steps;
+}
+
+const char **vw_frame_names(const vw_app *app, const char *dir, int *steps, int *n)
+{
+    *steps = vw_step_count(&app->model, app->state.walk);
+    int old = 0;
+    DIR *d = opendir(dir);                       /* not there, or not a directory: no old frames */
+    for (struct dirent *e; d && (e = readdir(d)) != NULL;) old += old_frame(e->d_name, *steps);
+    size_t most = (size_t)*steps + (size_t)old;
+    const char **list = malloc(most * (sizeof *list + VW_FRAME_NAME));  /* pointers, then names */
+    char *names = list ? (char *)(list + most) : NULL;
+    *n = 0;
+    for (int k = 0; list && k < *steps; k++, (*n)++)
+        snprintf(names + (size_t)*n * VW_FRAME_NAME, VW_FRAME_NAME, "step-%04d.png", k + 1);
+    if (d) rewinddir(d);
+    for (struct dirent *e; list && d && (size_t)*n < most && (e = readdir(d)) != NULL;)
+        if (old_frame(e->d_name, *steps))
+            snprintf(names + (size_t)(*n)++ * VW_FRAME_NAME, VW_FRAME_NAME, "%s", e->d_name);
+    if (d) closedir(d);
+    for (int k = 0; list && k < *n; k++) list[k] = names + (size_t)k * VW_FRAME_NAME;
+    return list;
+}
+
 int vw_write_frames(vw_app *app, const char *dir, int w, int h, char *err, size_t errlen)
 {
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
-        mt_errbuf_set(err, errlen, "directory %s: cannot create it: %s", dir, strerror(errno));
-        return -1;
+    int steps, n;
+    const char **names = vw_frame_names(app, dir, &steps, &n);
+    frame_job job = { .app = app, .w = w, .h = h };
+    frame *frames = malloc((size_t)n * sizeof *frames);
+    mt_dir_file *files = malloc((size_t)n * sizeof *files);
+    job.s = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, w, h);
+    job.cr = cairo_create(job.s);
+    int rc = -1;
+    if (!names || !frames || !files || cairo_status(job.cr) != CAIRO_STATUS_SUCCESS) {
+        mt_errbuf_set(err, errlen, "directory %s: out of memory for %d frames of %dx%d", dir, n,
+                      w, h);
+    } else {
+        for (int k = 0; k < n; k++) {          /* the steps, then old frames to drop */
+            frames[k] = (frame){ .job = &job, .step = k };
+            files[k] = (mt_dir_file){ .name = names[k], .write = k < steps ? write_frame : NULL,
+                                      .user = &frames[k] };
+        }
+        rc = mt_write_dir_atomic(dir, files, n, err, errlen);
     }
-    int n = vw_step_count(&app->model, app->state.walk);
-    cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, w, h);
-    cairo_t *cr = cairo_create(s);
-    int rc = 0;
-    for (int k = 0; k < n && rc == 0; k++) {
-        char path[4096];
-        snprintf(path, sizeof path, "%s/step-%04d.png", dir, k + 1);
-        show_step(app, k, w, h);
-        vw_render(cr, w, h, app);
-        cairo_surface_flush(s);
-        rc = mt_draw_png_write(path, s, err, errlen);
-    }
-    cairo_destroy(cr);
-    cairo_surface_destroy(s);
+    cairo_destroy(job.cr);
+    cairo_surface_destroy(job.s);
+    free(names);
+    free(frames);
+    free(files);
     return rc;
 }
 
-/* renders every step (pdf) or one (svg) onto a vector surface made for tmp, then renames */
-static int write_vector(vw_app *app, const char *path, bool pdf, int step, int w, int h, char *err,
-                        size_t errlen)
+/* ---- PDF and SVG --------------------------------------------------------------------------- */
+
+typedef struct vector_job {
+    vw_app *app;
+    bool pdf;
+    int step, w, h;
+} vector_job;
+
+/* The mt_write_file_atomic callback: every step (pdf) or one (svg) drawn onto a vector surface
+ * that streams into f. */
+static int write_vector(FILE *f, void *user)
 {
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
-        mt_errbuf_set(err, errlen, "file %s: the name is too long", path);
-        return -1;
-    }
-    FILE *probe = fopen(tmp, "wb");              /* cairo reports only "write error" */
-    if (!probe) {
-        mt_errbuf_set(err, errlen, "file %s: cannot create %s: %s", path, tmp, strerror(errno));
-        return -1;
-    }
-    fclose(probe);
-    cairo_surface_t *s = pdf ? cairo_pdf_surface_create(tmp, w, h)
-                             : cairo_svg_surface_create(tmp, w, h);
+    const vector_job *j = user;
+    mt_draw_sink sink = { .f = f };
+    cairo_surface_t *s =
+        j->pdf ? cairo_pdf_surface_create_for_stream(mt_draw_sink_write, &sink, j->w, j->h)
+               : cairo_svg_surface_create_for_stream(mt_draw_sink_write, &sink, j->w, j->h);
     cairo_t *cr = cairo_create(s);
-    if (pdf) {
-        cairo_pdf_surface_set_metadata(s, CAIRO_PDF_METADATA_TITLE, app->model.name);
+    if (j->pdf) {
+        cairo_pdf_surface_set_metadata(s, CAIRO_PDF_METADATA_TITLE, j->app->model.name);
         cairo_pdf_surface_set_metadata(s, CAIRO_PDF_METADATA_CREATOR, "mytorch-viewer");
-        int n = vw_step_count(&app->model, app->state.walk);
+        int n = vw_step_count(&j->app->model, j->app->state.walk);
         for (int k = 0; k < n && cairo_status(cr) == CAIRO_STATUS_SUCCESS; k++) {
-            show_step(app, k, w, h);
-            vw_render(cr, w, h, app);
+            show_step(j->app, k, j->w, j->h);
+            vw_render(cr, j->w, j->h, j->app);
             cairo_show_page(cr);
         }
     } else {
-        show_step(app, step, w, h);
-        vw_render(cr, w, h, app);
+        show_step(j->app, j->step, j->w, j->h);
+        vw_render(cr, j->w, j->h, j->app);
     }
     cairo_status_t st = cairo_status(cr);
     cairo_destroy(cr);
-    cairo_surface_finish(s);
+    cairo_surface_finish(s);                      /* the last bytes reach f here */
     if (st == CAIRO_STATUS_SUCCESS) st = cairo_surface_status(s);
     cairo_surface_destroy(s);
-    if (st != CAIRO_STATUS_SUCCESS) {
-        remove(tmp);
-        mt_errbuf_set(err, errlen, "file %s: cannot write it: %s", path,
-                      cairo_status_to_string(st));
-        return -1;
-    }
-    if (rename(tmp, path) != 0) {
-        int e = errno;
-        remove(tmp);
-        mt_errbuf_set(err, errlen, "file %s: cannot rename %s to it: %s", path, tmp, strerror(e));
-        return -1;
-    }
-    return 0;
+    return st == CAIRO_STATUS_SUCCESS ? 0 : mt_draw_sink_fail(&sink, st);
 }
 
 int vw_write_pdf(vw_app *app, const char *path, int w, int h, char *err, size_t errlen)
 {
-    return write_vector(app, path, true, 0, w, h, err, errlen);
+    vector_job j = { .app = app, .pdf = true, .w = w, .h = h };
+    return mt_write_file_atomic(path, write_vector, &j, err, errlen);
 }
 
 int vw_write_svg(vw_app *app, const char *path, int step, int w, int h, char *err, size_t errlen)
 {
-    return write_vector(app, path, false, step, w, h, err, errlen);
+    vector_job j = { .app = app, .step = step, .w = w, .h = h };
+    return mt_write_file_atomic(path, write_vector, &j, err, errlen);
 }
 
 /* ---- the benchmark --------------------------------------------------------------------------- */

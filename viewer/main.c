@@ -218,23 +218,89 @@ static int node_index(const char *text, const vw_app *app)
     return -1;
 }
 
-static int run(const options *o)
+/* the outputs the options name; frames (vw_frame_names) lists what --frames writes */
+static void name_outputs(const options *o, vw_outputs *out, const char **frames, int nframes)
 {
-    char err[1024] = "", name[128];
-    mt_trace *t = open_trace(o, name, sizeof name, err, sizeof err);
+    memset(out, 0, sizeof *out);
+    out->out[VW_OUT_TRACE] = (mt_output){ .flag = "--export-trace", .path = o->export_trace };
+    out->out[VW_OUT_SCREENSHOT] = (mt_output){ .flag = "--screenshot", .path = o->screenshot };
+    out->out[VW_OUT_SVG] = (mt_output){ .flag = "--svg", .path = o->svg };
+    out->out[VW_OUT_FRAMES] = (mt_output){ .flag = "--frames", .path = o->frames,
+                                           .names = frames, .n = nframes };
+    out->out[VW_OUT_PDF] = (mt_output){ .flag = "--pdf", .path = o->pdf };
+}
+
+/* Writes the headless outputs in order, each whole or not at all: 0, or 1 with the message. */
+static int write_outputs(const options *o, mt_trace *t, vw_app *app, int step, vw_outputs *out,
+                         char *err, size_t errlen)
+{
+    for (int i = 0; i < VW_NOUT; i++) {
+        const char *path = out->out[i].path;
+        if (!path) continue;
+        char *own = calloc(1, errlen);
+        if (!own) {
+            mt_errbuf_set(err, errlen, "out of memory");
+            return 1;
+        }
+        int rc = i == VW_OUT_TRACE      ? mt_trace_save(t, path, own, errlen)
+               : i == VW_OUT_SCREENSHOT ? vw_write_png(app, path, step, o->w, o->h, own, errlen)
+               : i == VW_OUT_SVG        ? vw_write_svg(app, path, step, o->w, o->h, own, errlen)
+               : i == VW_OUT_FRAMES     ? vw_write_frames(app, path, o->w, o->h, own, errlen)
+                                        : vw_write_pdf(app, path, o->w, o->h, own, errlen);
+        if (rc != 0) mt_errbuf_set(err, errlen, "%s: %s", out->out[i].flag, own);
+        free(own);
+        if (rc != 0) return 1;
+        out->written[i] = 1;
+        int steps = app ? vw_step_count(&app->model, app->state.walk) : 0;
+        if (i == VW_OUT_TRACE)
+            printf("wrote %s (%d nodes, %d walks)\n", path, t->nnodes, t->nwalks);
+        else if (i == VW_OUT_FRAMES) printf("wrote %s (%d frames)\n", path, steps);
+        else if (i == VW_OUT_PDF) printf("wrote %s (%d pages)\n", path, steps);
+        else printf("wrote %s (step %d of %d)\n", path, step + 1, steps);
+    }
+    return 0;
+}
+
+/* Checks the outputs (vw_outputs_check), then writes them, or reports why not: 0, 1 or 2. */
+static int headless(const options *o, mt_trace *t, vw_app *app, int step, char *err,
+                    size_t errlen)
+{
+    int steps = 0, nframes = 0;
+    const char **frames = o->frames ? vw_frame_names(app, o->frames, &steps, &nframes) : NULL;
+    if (o->frames && !frames) {
+        fprintf(stderr, "mytorch-viewer: out of memory\n");
+        return 1;
+    }
+    static vw_outputs out;                /* the signal handler reads it */
+    name_outputs(o, &out, frames, nframes);
+    int status = vw_outputs_check(&out, err, errlen);
+    if (status == 0) {
+        vw_outputs_catch_signals(&out);
+        status = write_outputs(o, t, app, step, &out, err, errlen);
+    }
+    if (status == 2) fprintf(stderr, "mytorch-viewer: %s\n(mytorch-viewer --help lists the "
+                             "options)\n", err);
+    else if (status != 0) fprintf(stderr, "mytorch-viewer: %s\n", err);
+    free(frames);
+    return status;
+}
+
+static int run(const options *o, char *err, size_t errlen)
+{
+    char name[128];
+    mt_trace *t = open_trace(o, name, sizeof name, err, errlen);
     if (!t) {
         fprintf(stderr, "mytorch-viewer: %s\n", err);
         return 1;
     }
-    if (o->export_trace) {
-        int rc = mt_trace_save(t, o->export_trace, err, sizeof err);
-        if (rc != 0) fprintf(stderr, "mytorch-viewer: %s\n", err);
-        else printf("wrote %s (%d nodes, %d walks)\n", o->export_trace, t->nnodes, t->nwalks);
+    bool draws = o->screenshot || o->frames || o->pdf || o->svg || o->bench;
+    if (o->export_trace && !draws) {          /* the trace alone: no layout needed */
+        int status = headless(o, t, NULL, 0, err, errlen);
         mt_trace_free(t);
-        return rc == 0 ? 0 : 1;
+        return status;
     }
     vw_app app;
-    if (vw_app_init(&app, t, name, o->w, o->h, o->scale, err, sizeof err) != 0) {
+    if (vw_app_init(&app, t, name, o->w, o->h, o->scale, err, errlen) != 0) {
         fprintf(stderr, "mytorch-viewer: %s\n", err);
         return 1;
     }
@@ -258,20 +324,10 @@ static int run(const options *o)
         app.state.mouse_y = o->hover_y;
         app.state.mouse_in = true;
     }
-    bool headless = o->screenshot || o->frames || o->pdf || o->svg || o->bench;
-    if (status == 0 && o->screenshot &&
-        vw_write_png(&app, o->screenshot, step, o->w, o->h, err, sizeof err) != 0)
-        status = 1;
-    if (status == 0 && o->svg && vw_write_svg(&app, o->svg, step, o->w, o->h, err, sizeof err) != 0)
-        status = 1;
-    if (status == 0 && o->frames &&
-        vw_write_frames(&app, o->frames, o->w, o->h, err, sizeof err) != 0)
-        status = 1;
-    if (status == 0 && o->pdf && vw_write_pdf(&app, o->pdf, o->w, o->h, err, sizeof err) != 0)
-        status = 1;
-    if (status == 1 && err[0]) fprintf(stderr, "mytorch-viewer: %s\n", err);
+    if (status == 0 && (draws || o->export_trace))
+        status = headless(o, app.model.trace, &app, step, err, errlen);
     if (status == 0 && o->bench) vw_bench(&app, o->w, o->h, o->passes, stdout);
-    if (status == 0 && !headless) {
+    if (status == 0 && !draws && !o->export_trace) {
         vw_app_update(&app, o->w, o->h);
         status = vw_window_run(&app, o->w, o->h, o->scale, o->keys);
     }
@@ -286,7 +342,16 @@ int main(int argc, char **argv)
     if (rc < 0) { fputs(USAGE, stdout); return 0; }
     if (rc != 0) return rc;
     if (o.list) { list_all(); return 0; }
-    rc = run(&o);
+    size_t longest = 0;                   /* messages quote paths whole (MT_ERRLEN, io.h) */
+    for (int i = 1; i < argc; i++)
+        if (strlen(argv[i]) > longest) longest = strlen(argv[i]);
+    char *err = calloc(1, MT_ERRLEN(longest));
+    if (!err) {
+        fprintf(stderr, "mytorch-viewer: out of memory\n");
+        return 1;
+    }
+    rc = run(&o, err, MT_ERRLEN(longest));
+    free(err);
     mt_draw_shutdown();
     mt_shutdown();
     return rc;

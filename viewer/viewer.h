@@ -20,6 +20,7 @@
 #include <mytorch/trace.h>
 
 #include <cairo.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -282,7 +283,16 @@ void vw_draw_help(cairo_t *cr, vw_app *app, double w, double h);
 
 /* Each returns 0, or -1 with a message naming the file; outputs are written whole or not at all. */
 int vw_write_png(vw_app *app, const char *path, int step, int w, int h, char *err, size_t errlen);
+/* --frames DIR: DIR holding exactly step-0001.png ... (vw_frame_names), written as one set by
+ * mt_write_dir_atomic, which refuses a DIR holding anything else. Frames of an earlier, longer
+ * run there are replaced too. */
 int vw_write_frames(vw_app *app, const char *dir, int w, int h, char *err, size_t errlen);
+/* The names --frames DIR deals with: first *steps frames, one per step of the walk shown, then
+ * the frames of an earlier, longer run that DIR holds (step-0042.png past the last step),
+ * which go; *n in all. One malloc'd block: the caller frees it with free(). NULL when out of
+ * memory. */
+enum { VW_FRAME_NAME = 32 };
+const char **vw_frame_names(const vw_app *app, const char *dir, int *steps, int *n);
 int vw_write_pdf(vw_app *app, const char *path, int w, int h, char *err, size_t errlen);
 int vw_write_svg(vw_app *app, const char *path, int step, int w, int h, char *err, size_t errlen);
 /* Prints the layout's time and the frame times over every step at w x h, then resident memory
@@ -292,6 +302,24 @@ int vw_bench(vw_app *app, int w, int h, int passes, FILE *out);
 void vw_screenshot_name(const vw_app *app, char *buf, size_t n);
 /* Renders the frame the state shows now into an image surface of w x h; the caller destroys it. */
 cairo_surface_t *vw_render_image(vw_app *app, int w, int h);
+
+/* ---- outputs.c ------------------------------------------------------------------------------- */
+
+/* The headless outputs, in the order they are written. */
+enum { VW_OUT_TRACE, VW_OUT_SCREENSHOT, VW_OUT_SVG, VW_OUT_FRAMES, VW_OUT_PDF, VW_NOUT };
+
+typedef struct vw_outputs {
+    mt_output out[VW_NOUT];                /* .flag always set; .path NULL when not asked for */
+    volatile sig_atomic_t written[VW_NOUT];
+} vw_outputs;
+
+/* Every output checked before anything is drawn (mt_check_outputs): 0; 1 when one cannot be
+ * written; 2 when two collide. The message, after its flag, is in err. */
+int  vw_outputs_check(const vw_outputs *o, char *err, size_t errlen);
+/* From now on SIGINT, SIGTERM, SIGHUP and SIGQUIT remove the temporaries, say which of o's
+ * outputs were not written (o->written) and end the process with the signal. o must outlive
+ * the process's writing. */
+void vw_outputs_catch_signals(vw_outputs *o);
 
 /* ---- window.c -------------------------------------------------------------------------------- */
 

@@ -29,3 +29,8 @@ $(BUILD)/tests/test_viewer: $(BUILD)/cairo/tests/test_viewer.o $(VIEWER_CORE) $(
 	@mkdir -p $(@D)
 	$(CC) $(SAN) -o $@ $^ $(CHECK_FLAGS) $(LIB_LIBS) $(CAIRO_LIBS) $(VIEWER_LIBS)
 
+
+# The program's suite runs only the program (and reads its PNGs with cairo).
+$(BUILD)/tests/test_viewer_cli: $(BUILD)/cairo/tests/test_viewer_cli.o $(STATIC) | $(VIEWER)
+	@mkdir -p $(@D)
+	$(CC) $(SAN) -o $@ $^ $(CHECK_FLAGS) $(LIB_LIBS) $(CAIRO_LIBS)

@@ -145,10 +145,11 @@ int mt_write_file_atomic(const char *path, int (*write)(FILE *f, void *user), vo
 int mt_check_output_file(const char *path, char **canonical, char *err, size_t errlen);
 
 /* One file of a set written by mt_write_dir_atomic: DIR/name, written by write(f, user) as
- * for mt_write_file_atomic. */
+ * for mt_write_file_atomic. With write NULL, name is a file that DIR may hold from an earlier
+ * set and that the new set leaves out: it is not written, and goes with the old set. */
 typedef struct mt_dir_file {
     const char *name;      /* a file name: not empty, no '/', not "." or ".." */
-    int (*write)(FILE *f, void *user);
+    int (*write)(FILE *f, void *user);   /* NULL: allowed in DIR before, not in the new set */
     void *user;
 } mt_dir_file;
 
@@ -169,6 +170,26 @@ int mt_write_dir_atomic(const char *dir, const mt_dir_file *files, int n, char *
 int mt_check_output_dir(const char *dir, const char *const *names, int n, char **canonical,
                         char *err, size_t errlen);
 
+/* One output a program will write: a file (names NULL), written by mt_write_file_atomic, or a
+ * directory holding exactly names[0..n), written by mt_write_dir_atomic. */
+typedef struct mt_output {
+    const char *flag;            /* how the command line asks for it ("--csv"); starts messages */
+    const char *path;            /* NULL: not asked for this time, and skipped */
+    const char *const *names;    /* a directory's files; NULL for a file */
+    int n;
+} mt_output;
+
+/* Everything a program will write, checked before it does any work, so that nothing fails
+ * after minutes of it: each output as mt_check_output_file or mt_check_output_dir check it
+ * (in the order given), then the outputs against each other. Returns 0; 1 when an output
+ * cannot be written ("--csv: file missing/a.csv: the directory missing does not exist"); 2
+ * when two outputs collide, which is the command line's mistake: two names of one file
+ * ("--plot a.csv and --csv ./a.csv are the same file (/home/u/a.csv): one would overwrite the
+ * other; give them different names"), or an output inside a directory output ("--csv w/a.csv
+ * is inside the --save-weights directory w, which is replaced as a whole when it is written;
+ * write it elsewhere"). Size err with MT_ERRLEN of the longest path. */
+int mt_check_outputs(const mt_output *outs, int n, char *err, size_t errlen);
+
 /* Removes every temporary file and directory the writers above have created and not yet
  * renamed into place or removed. Async-signal-safe (it only reads a table of lock-free atomic
  * slots and calls unlink and rmdir), so a SIGINT or SIGTERM handler can call it before it
@@ -176,6 +197,15 @@ int mt_check_output_dir(const char *dir, const char *const *names, int n, char *
  * and list a temporary; a program that writes from several threads should take these signals
  * on a writing thread (mytorch-mnist blocks them in its validation thread). */
 void mt_tmp_cleanup(void);
+
+/* Installs handler for SIGINT, SIGTERM, SIGHUP and SIGQUIT, each blocking all four while it
+ * runs; a signal the process was started with ignored (nohup, a shell's background job) stays
+ * ignored. The handler typically calls mt_tmp_cleanup, says what was not written with
+ * mt_signal_safe_print, restores SIG_DFL and re-raises the signal. */
+void mt_catch_stop_signals(void (*handler)(int sig));
+
+/* Writes s to standard error with write(2) alone, so a signal handler may call it. */
+void mt_signal_safe_print(const char *s);
 
 #ifdef __cplusplus
 }

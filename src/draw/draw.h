@@ -15,6 +15,7 @@
 
 #include <cairo.h>
 #include <stddef.h>
+#include <stdio.h>
 
 /* ---- PNG ---------------------------------------------------------------------------------- */
 
@@ -25,6 +26,22 @@
  * NULL); a NULL surface or one in an error state is refused before anything is created. The
  * caller keeps the surface. */
 int mt_draw_png_write(const char *path, cairo_surface_t *surface, char *err, size_t errlen);
+
+/* Encodes surface as a PNG into the open stream f (which it does not close): 0, or -1 with
+ * errno set. The callback of mt_write_file_atomic or mt_write_dir_atomic (io.h) calls it. */
+int mt_draw_png_to(FILE *f, cairo_surface_t *surface);
+
+/* cairo's bytes onto a stdio stream, for the cairo_*_for_stream surfaces (PDF, SVG, PNG) in
+ * the callback of an atomic writer: pass mt_draw_sink_write with a sink as its closure. The
+ * first failed fwrite's errno is kept, because cairo may call other functions before its
+ * failure comes back; mt_draw_sink_fail(sink, status) sets errno from it and returns -1. */
+typedef struct mt_draw_sink {
+    FILE *f;
+    int err;                 /* errno of the first failed write, or 0 */
+} mt_draw_sink;
+
+cairo_status_t mt_draw_sink_write(void *closure, const unsigned char *data, unsigned int len);
+int mt_draw_sink_fail(const mt_draw_sink *sink, cairo_status_t status);
 
 /* ---- text --------------------------------------------------------------------------------- */
 

@@ -8,16 +8,9 @@
 #include <errno.h>
 #include <stdio.h>
 
-/* PNG bytes from cairo go to the stream; the first failed fwrite's errno is kept, because
- * cairo and libpng may call other functions before the failure reaches write_png. */
-typedef struct png_sink {
-    FILE *f;
-    int err;
-} png_sink;
-
-static cairo_status_t png_chunk(void *closure, const unsigned char *data, unsigned int len)
+cairo_status_t mt_draw_sink_write(void *closure, const unsigned char *data, unsigned int len)
 {
-    png_sink *s = closure;
+    mt_draw_sink *s = closure;
     errno = 0;
     if (fwrite(data, 1, len, s->f) == len)
         return CAIRO_STATUS_SUCCESS;
@@ -26,15 +19,23 @@ static cairo_status_t png_chunk(void *closure, const unsigned char *data, unsign
     return CAIRO_STATUS_WRITE_ERROR;
 }
 
-/* The mt_write_file_atomic callback: encodes the surface (user) as a PNG into f. */
+int mt_draw_sink_fail(const mt_draw_sink *s, cairo_status_t st)
+{
+    errno = s->err ? s->err : st == CAIRO_STATUS_NO_MEMORY ? ENOMEM : EIO;
+    return -1;
+}
+
+int mt_draw_png_to(FILE *f, cairo_surface_t *surface)
+{
+    mt_draw_sink s = { .f = f };
+    cairo_status_t st = cairo_surface_write_to_png_stream(surface, mt_draw_sink_write, &s);
+    return st == CAIRO_STATUS_SUCCESS ? 0 : mt_draw_sink_fail(&s, st);
+}
+
+/* The mt_write_file_atomic callback: the surface (user) as a PNG into f. */
 static int write_png(FILE *f, void *user)
 {
-    png_sink s = { f, 0 };
-    cairo_status_t st = cairo_surface_write_to_png_stream(user, png_chunk, &s);
-    if (st == CAIRO_STATUS_SUCCESS)
-        return 0;
-    errno = s.err ? s.err : st == CAIRO_STATUS_NO_MEMORY ? ENOMEM : EIO;
-    return -1;
+    return mt_draw_png_to(f, user);
 }
 
 int mt_draw_png_write(const char *path, cairo_surface_t *surface, char *err, size_t errlen)

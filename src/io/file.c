@@ -328,14 +328,6 @@ int mt_write_dir_atomic(const char *dir, const mt_dir_file *files, int n, char *
     for (int i = 0; i < n; i++) {
         names[i] = files[i].name;
         slots[i] = -1;
-        if (!files[i].write) {
-            io_err(err, errlen, "mt_write_dir_atomic: file %d has no write function", i);
-            free(names);
-            free(paths);
-            free(slots);
-            errno = EINVAL;
-            return -1;
-        }
     }
 
     io_dir_target d;
@@ -359,6 +351,8 @@ int mt_write_dir_atomic(const char *dir, const mt_dir_file *files, int n, char *
 
     /* Every file into the fresh directory, each listed for mt_tmp_cleanup once it is there. */
     for (; written < n; written++) {
+        if (!files[written].write)                  /* a name of an earlier set, left out */
+            continue;
         paths[written] = mt_io_path_join(tmp, files[written].name);
         if (!paths[written]) {
             e = ENOMEM;
@@ -411,7 +405,8 @@ int mt_write_dir_atomic(const char *dir, const mt_dir_file *files, int n, char *
 
 undo:
     for (int i = 0; i < written; i++) {
-        unlink(paths[i]);
+        if (paths[i])
+            unlink(paths[i]);
         tmp_forget(slots[i]);
     }
     rmdir(tmp);
@@ -427,4 +422,38 @@ out:
     if (rc != 0)
         errno = e ? e : EIO;
     return rc;
+}
+
+/* ---- the signals that stop a program ------------------------------------------------------ */
+
+void mt_catch_stop_signals(void (*handler)(int sig))
+{
+    static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+    enum { N = sizeof sigs / sizeof sigs[0] };
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = handler;
+    sigemptyset(&sa.sa_mask);
+    for (int i = 0; i < N; i++)
+        sigaddset(&sa.sa_mask, sigs[i]);
+    for (int i = 0; i < N; i++) {
+        struct sigaction old;
+        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+            continue;
+        sigaction(sigs[i], &sa, NULL);
+    }
+}
+
+void mt_signal_safe_print(const char *s)
+{
+    size_t n = 0;
+    while (s[n])
+        n++;
+    while (n > 0) {
+        ssize_t w = write(STDERR_FILENO, s, n);
+        if (w <= 0)
+            return;
+        s += w;
+        n -= (size_t)w;
+    }
 }

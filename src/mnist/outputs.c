@@ -87,17 +87,7 @@ typedef struct output {
 static output g_outputs[5];          /* in the order they are written */
 static int g_noutputs;
 
-static void put(const char *s)
-{
-    size_t n = 0;
-    while (s[n]) n++;
-    while (n > 0) {
-        ssize_t w = write(STDERR_FILENO, s, n);
-        if (w <= 0) return;
-        s += w;
-        n -= (size_t)w;
-    }
-}
+static void put(const char *s) { mt_signal_safe_print(s); }
 
 static void put_long(long v)
 {
@@ -147,19 +137,8 @@ static void on_signal(int sig)
 
 void catch_signals(void)
 {
-    static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) sigaddset(&sa.sa_mask, sigs[i]);
     g_main_thread = pthread_self();
-    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
-        struct sigaction old;
-        /* a signal ignored by whoever started us (nohup, a shell's background job) stays so */
-        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN) continue;
-        sigaction(sigs[i], &sa, NULL);
-    }
+    mt_catch_stop_signals(on_signal);
 }
 
 /* Blocks the caught signals in the calling thread (restored by the caller): threads started
@@ -292,59 +271,26 @@ void save_weights(mt_module *m, const char *dir)
 
 /* ---- checking the outputs before training --------------------------------------------------- */
 
-/* Two canonical paths (mt_check_output_*) of the same file: the same name, or the same inode
- * (hard links). */
-static bool same_file(const char *a, const char *b)
-{
-    struct stat sa, sb;
-    if (strcmp(a, b) == 0) return true;
-    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev
-           && sa.st_ino == sb.st_ino;
-}
-
-/* True when the canonical path file is dir or lies inside it. */
-static bool inside(const char *file, const char *dir)
-{
-    size_t n = strlen(dir);
-    return strncmp(file, dir, n) == 0 && (file[n] == '\0' || file[n] == '/');
-}
-
-/* Everything that would make the outputs fail after training, found before it: a name that is
- * empty, names a directory or a device, lies in a missing or unwritable directory; two of
- * --plot, --csv, --export-graph and --export-dot naming one file; an output inside the
- * directory --save-weights replaces; a --save-weights directory that holds other files; a
- * --load-weights that is not a directory. */
+/* Everything that would make the outputs fail after training, found before it
+ * (mt_check_outputs): a name that is empty, names a directory or a device, lies in a missing or
+ * unwritable directory; two of --plot, --csv, --export-graph and --export-dot naming one file;
+ * an output inside the directory --save-weights replaces; a --save-weights directory that holds
+ * other files; a --load-weights that is not a directory. */
 void check_outputs(const options *o, const weight_files *files)
 {
-    enum { NFILES = 4 };
-    const char *flag[NFILES] = { "--plot", "--csv", "--export-graph", "--export-dot" };
-    const char *given[NFILES] = { o->plot, o->csv, o->export_graph, o->export_dot };
-    char *canon[NFILES] = { NULL }, *save = NULL, *err = err_new();
-    for (int i = 0; i < NFILES; i++)
-        if (given[i] && mt_check_output_file(given[i], &canon[i], err, g_errlen) != 0)
-            die("%s: %s", flag[i], err);
-    if (o->save_dir) {
-        const char *names[MAX_ENTRIES];
-        for (int i = 0; i < files->n; i++) names[i] = files->name[i];
-        if (mt_check_output_dir(o->save_dir, names, files->n, &save, err, g_errlen) != 0)
-            die("--save-weights: %s", err);
-    }
-    for (int i = 0; i < NFILES; i++)
-        for (int j = i + 1; j < NFILES; j++) {
-            if (!canon[i] || !canon[j] || !same_file(canon[i], canon[j])) continue;
-            if (i == 0 && j == 1)
-                usage_error("--plot %s and --csv %s are the same file (%s): the plot would "
-                            "overwrite the CSV; give them different names", o->plot, o->csv,
-                            canon[0]);
-            usage_error("%s %s and %s %s are the same file (%s): one would overwrite the other; "
-                        "give them different names", flag[i], given[i], flag[j], given[j],
-                        canon[i]);
-        }
-    for (int i = 0; save && i < NFILES; i++)
-        if (canon[i] && (inside(canon[i], save) || same_file(canon[i], save)))
-            usage_error("%s %s is inside the --save-weights directory %s, which saving the "
-                        "weights replaces as a whole; write it elsewhere", flag[i], given[i],
-                        o->save_dir);
+    const char *names[MAX_ENTRIES];
+    for (int i = 0; i < files->n; i++) names[i] = files->name[i];
+    const mt_output outs[] = {
+        { .flag = "--plot", .path = o->plot },
+        { .flag = "--csv", .path = o->csv },
+        { .flag = "--export-graph", .path = o->export_graph },
+        { .flag = "--export-dot", .path = o->export_dot },
+        { .flag = "--save-weights", .path = o->save_dir, .names = names, .n = files->n },
+    };
+    char *err = err_new();
+    int status = mt_check_outputs(outs, (int)(sizeof outs / sizeof outs[0]), err, g_errlen);
+    if (status == 2) usage_error("%s", err);
+    if (status != 0) die("%s", err);
     if (o->load_dir) {
         struct stat st;
         if (stat(o->load_dir, &st) != 0)
@@ -353,8 +299,6 @@ void check_outputs(const options *o, const weight_files *files)
             die("--load-weights %s: not a directory (it should hold one <key>.npy file per "
                 "state_dict entry)", o->load_dir);
     }
-    for (int i = 0; i < NFILES; i++) free(canon[i]);
-    free(save);
     free(err);
 }
 
