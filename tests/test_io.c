@@ -1787,6 +1787,11 @@ START_TEST(check_outputs_should_find_outputs_that_collide)
     ck_assert_int_eq(mt_check_outputs(later, 2, err, sizeof err), 2);
     ASSERT_ERR_HAS(err, "--pdf ");
     ASSERT_ERR_HAS(err, "is inside the --frames directory");
+    /* an empty directory name is not the current directory: no false collision */
+    const mt_output empty[] = { { .flag = "--pdf", .path = in_missing },
+                                { .flag = "--frames", .path = "", .names = names, .n = 1 } };
+    ck_assert_int_eq(mt_check_outputs(empty, 2, err, sizeof err), 1);
+    ASSERT_ERR_HAS(err, "does not exist");
     const mt_output bad[] = { { .flag = "--pdf", .path = in_missing } };
     ck_assert_int_eq(mt_check_outputs(bad, 1, err, sizeof err), 1);
     ASSERT_ERR_HAS(err, "--pdf: file ");
@@ -1893,6 +1898,23 @@ static void killed_dir_write(void)
     mt_write_dir_atomic(dir, files, 4, err, sizeof err);
 }
 
+/* more files than there are slots for temporaries: the directory's record covers them all */
+static void killed_big_dir_write(void)
+{
+    enum { N = 300 };
+    char dir[512], err[256];
+    static char names[N][16];
+    static mt_dir_file files[N];
+    IN(dir, g_dir, "frames");
+    for (int i = 0; i < N; i++) {
+        snprintf(names[i], sizeof names[i], "step-%04d.png", i + 1);
+        files[i] = (mt_dir_file){ names[i], write_then_get_killed, NULL };
+    }
+    g_writes = 0;
+    g_fail_at = 250;
+    mt_write_dir_atomic(dir, files, N, err, sizeof err);
+}
+
 START_TEST(tmp_cleanup_should_remove_the_temporaries_of_an_interrupted_write)
 {
     char d[320];
@@ -1909,6 +1931,10 @@ START_TEST(tmp_cleanup_should_remove_the_temporaries_of_an_interrupted_write)
     ck_assert(!file_exists(path));
     ASSERT_NO_TMP(d);
     ck_assert_int_eq(count_suffix(d, ""), 2);   /* only "." and ".." */
+
+    run_killed(killed_big_dir_write);      /* killed at the 251st of 300 files */
+    ASSERT_NO_TMP(d);
+    ck_assert_int_eq(count_suffix(d, ""), 2);
     mt_tmp_cleanup();                      /* nothing live here: a no-op */
 }
 END_TEST

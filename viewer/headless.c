@@ -81,15 +81,15 @@ static int write_frame(FILE *f, void *user)
     return mt_draw_png_to(f, j->s);
 }
 
-/* "step-0042.png" for a step past `steps`: a frame of an earlier, longer run */
+/* "step-0042.png" for a step past `steps`: a frame of an earlier, longer run, exactly as
+ * vw_frame_names spells it (a user's "step-00042.png" is not one) */
 static bool old_frame(const char *name, int steps)
 {
-    const char *p = name + 5;
-    if (strncmp(name, "step-", 5) != 0 || strlen(name) >= VW_FRAME_NAME) return false;
-    long k = 0;
-    int digits = 0;
-    for (; *p >= '0' && *p <= '9'; p++, digits++) k = k * 10 + (*p - '0');
-    return digits >= 4 && strcmp(p, ".png") == 0 && k > steps;
+    if (strncmp(name, "step-", 5) != 0 || strspn(name + 5, "0123456789") > 9) return false;
+    long k = atol(name + 5);
+    char spelled[VW_FRAME_NAME];
+    snprintf(spelled, sizeof spelled, "step-%04ld.png", k);
+    return k > steps && strcmp(name, spelled) == 0;
 }
 
 const char **vw_frame_names(const vw_app *app, const char *dir, int *steps, int *n)
@@ -107,7 +107,8 @@ const char **vw_frame_names(const vw_app *app, const char *dir, int *steps, int 
     if (d) rewinddir(d);
     for (struct dirent *e; list && d && (size_t)*n < most && (e = readdir(d)) != NULL;)
         if (old_frame(e->d_name, *steps))
-            snprintf(names + (size_t)(*n)++ * VW_FRAME_NAME, VW_FRAME_NAME, "%s", e->d_name);
+            snprintf(names + (size_t)(*n)++ * VW_FRAME_NAME, VW_FRAME_NAME, "%.*s",
+                     VW_FRAME_NAME - 1, e->d_name);          /* old_frame: it fits */
     if (d) closedir(d);
     for (int k = 0; list && k < *n; k++) list[k] = names + (size_t)k * VW_FRAME_NAME;
     return list;

@@ -257,6 +257,7 @@ static int write_outputs(const options *o, mt_trace *t, vw_app *app, int step, v
         else if (i == VW_OUT_FRAMES) printf("wrote %s (%d frames)\n", path, steps);
         else if (i == VW_OUT_PDF) printf("wrote %s (%d pages)\n", path, steps);
         else printf("wrote %s (step %d of %d)\n", path, step + 1, steps);
+        fflush(stdout);                   /* said before a signal can end the process */
     }
     return 0;
 }
@@ -274,7 +275,9 @@ static int headless(const options *o, mt_trace *t, vw_app *app, int step, char *
     static vw_outputs out;                /* the signal handler reads it */
     name_outputs(o, &out, frames, nframes);
     int status = vw_outputs_check(&out, err, errlen);
-    if (status == 0) {
+    bool writes = false;
+    for (int i = 0; i < VW_NOUT; i++) writes |= out.out[i].path != NULL;
+    if (status == 0 && writes) {
         vw_outputs_catch_signals(&out);
         status = write_outputs(o, t, app, step, &out, err, errlen);
     }

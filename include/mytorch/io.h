@@ -191,8 +191,9 @@ typedef struct mt_output {
 int mt_check_outputs(const mt_output *outs, int n, char *err, size_t errlen);
 
 /* Removes every temporary file and directory the writers above have created and not yet
- * renamed into place or removed. Async-signal-safe (it only reads a table of lock-free atomic
- * slots and calls unlink and rmdir), so a SIGINT or SIGTERM handler can call it before it
+ * renamed into place or removed (a directory of mt_write_dir_atomic with every file of its set,
+ * however many). Async-signal-safe (it only reads a table of lock-free atomic slots and calls
+ * unlink, open, unlinkat, close and rmdir), so a SIGINT or SIGTERM handler can call it before it
  * re-raises the signal. The writers block SIGINT, SIGTERM, SIGHUP and SIGQUIT while they create
  * and list a temporary; a program that writes from several threads should take these signals
  * on a writing thread (mytorch-mnist blocks them in its validation thread). */

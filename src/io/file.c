@@ -29,19 +29,28 @@
 
 /* ---- the registry of live temporaries --------------------------------------------------------
  * A fixed table of lock-free atomic slots, so that a signal handler can read it at any moment:
- * a slot holds a path (malloc'd by the writer, freed only after the slot is cleared) or NULL.
- * A directory's path is stored with its lowest address bit set (char pointers need no
- * alignment, and malloc's are aligned), so that path and kind change together. */
+ * a slot holds a file's path (malloc'd by the writer, freed only after the slot is cleared), a
+ * directory's tmp_dir record with its lowest address bit set (so that what and its kind change
+ * together; both are at least 2-aligned), or NULL. A directory's record lists the names that
+ * may be in it, so that the cleanup can empty it without reading it (opendir allocates). */
 #if ATOMIC_POINTER_LOCK_FREE != 2
 #error "file.c: the temporary-file registry needs lock-free atomic pointers"
 #endif
 static _Atomic(char *) tmp_slots[TMP_SLOTS];
 
-/* Lists path (which must stay valid until tmp_forget) and returns its slot, or -1 when the
- * table is full (the temporary is then written anyway, just not cleaned up on a signal). */
-static int tmp_remember(char *path, bool is_dir)
+/* A temporary directory: its path, and the names of the files that may be in it. */
+typedef struct tmp_dir {
+    char *path;
+    const char *const *names;
+    int n;
+} tmp_dir;
+
+/* Lists what (a file's path, or a tmp_dir when is_dir; it must stay valid until tmp_forget)
+ * and returns its slot, or -1 when the table is full (the temporary is then written anyway,
+ * just not cleaned up on a signal). */
+static int tmp_remember(void *what, bool is_dir)
 {
-    char *tagged = (char *)((uintptr_t)path | (is_dir ? 1u : 0u));
+    char *tagged = (char *)((uintptr_t)what | (is_dir ? 1u : 0u));
     for (int i = 0; i < TMP_SLOTS; i++) {
         char *expected = NULL;
         if (atomic_compare_exchange_strong(&tmp_slots[i], &expected, tagged))
@@ -63,13 +72,20 @@ void mt_tmp_cleanup(void)
         for (int i = 0; i < TMP_SLOTS; i++) {
             uintptr_t v = (uintptr_t)atomic_load(&tmp_slots[i]);
             bool is_dir = v & 1u;
-            char *p = (char *)(v & ~(uintptr_t)1u);
+            void *p = (void *)(v & ~(uintptr_t)1u);
             if (!p || is_dir != (pass == 1))
                 continue;
-            if (is_dir)
-                rmdir(p);
-            else
+            if (!is_dir) {
                 unlink(p);
+                continue;
+            }
+            const tmp_dir *d = p;
+            int fd = d->n > 0 ? open(d->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+            for (int k = 0; fd >= 0 && k < d->n; k++)
+                unlinkat(fd, d->names[k], 0);
+            if (fd >= 0)
+                close(fd);
+            rmdir(d->path);
         }
 }
 
@@ -117,11 +133,13 @@ static void random_suffix(char out[7])
 }
 
 /* Creates DIR/BASE.XXXXXX.tmp, a new file (O_EXCL, O_NOFOLLOW: an existing name, symbolic
- * link or not, is never opened; mode 0666 less the umask) or, when is_dir, a new directory
- * (0777 less the umask), and lists it in the registry. Returns the open descriptor (files) or 0
- * (directories), *tmp (malloc'd) and *slot; or -1 with errno set. */
-static int tmp_create(const char *dir, const char *base, bool is_dir, char **tmp, int *slot)
+ * link or not, is never opened; mode 0666 less the umask) or, when rec is not NULL, a new
+ * directory (0777 less the umask) whose record rec (names set by the caller; path set here)
+ * must stay valid until tmp_forget; and lists it in the registry. Returns the open descriptor
+ * (files) or 0 (directories), *tmp (malloc'd) and *slot; or -1 with errno set. */
+static int tmp_create(const char *dir, const char *base, tmp_dir *rec, char **tmp, int *slot)
 {
+    bool is_dir = rec != NULL;
     *tmp = NULL;
     *slot = -1;
     size_t bl = strlen(base) < TMP_BASE_MAX ? strlen(base) : TMP_BASE_MAX;
@@ -146,7 +164,9 @@ static int tmp_create(const char *dir, const char *base, bool is_dir, char **tmp
         int fd = is_dir ? mkdir(p, 0777)
                         : open(p, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
         if (fd >= 0) {
-            *slot = tmp_remember(p, is_dir);
+            if (rec)
+                rec->path = p;
+            *slot = rec ? tmp_remember(rec, true) : tmp_remember(p, false);
             restore_signals(&old);
             *tmp = p;
             return fd;
@@ -200,7 +220,7 @@ int mt_write_file_atomic(const char *path, int (*write)(FILE *f, void *user), vo
         errno = ENOMEM;
         return -1;
     }
-    int fd = tmp_create(dir, mt_io_base_part(t.final), false, &tmp, &slot);
+    int fd = tmp_create(dir, mt_io_base_part(t.final), NULL, &tmp, &slot);
     if (fd < 0) {
         int e = errno;
         io_err(err, errlen, "file %s: cannot create a temporary file in %s: %s", t.label, dir,
@@ -288,7 +308,8 @@ static int swap_dirs(const char *a, const char *b, const char *parent, const cha
 #endif
     char *aside = NULL;
     int slot = -1;
-    if (tmp_create(parent, base, true, &aside, &slot) < 0)
+    tmp_dir rec = { .n = 0 };                   /* empty, or holding b's files only briefly */
+    if (tmp_create(parent, base, &rec, &aside, &slot) < 0)
         return -1;
     int rc = -1;
     if (rename(b, aside) == 0) {               /* replaces the empty directory aside */
@@ -316,40 +337,38 @@ int mt_write_dir_atomic(const char *dir, const mt_dir_file *files, int n, char *
     }
     const char **names = malloc(((size_t)n + 1) * sizeof *names);
     char **paths = calloc((size_t)n + 1, sizeof *paths);
-    int *slots = malloc(((size_t)n + 1) * sizeof *slots);
-    if (!names || !paths || !slots) {
+    if (!names || !paths) {
         free(names);
         free(paths);
-        free(slots);
         io_err(err, errlen, "directory %s: out of memory", dir ? dir : "(null)");
         errno = ENOMEM;
         return -1;
     }
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < n; i++)
         names[i] = files[i].name;
-        slots[i] = -1;
-    }
 
     io_dir_target d;
     if (mt_io_dir_target_check(&d, dir, names, n, err, errlen) < 0) {
         int e = errno;
         free(names);
         free(paths);
-        free(slots);
         errno = e;
         return -1;
     }
     const char *label = d.t.label;
     char *tmp = NULL;
     int tmp_slot = -1, rc = -1, e = 0, written = 0;
-    if (tmp_create(d.parent, d.base, true, &tmp, &tmp_slot) < 0) {
+    /* listed with every name, so mt_tmp_cleanup empties it whatever has been written */
+    tmp_dir rec = { .names = names, .n = n };
+    if (tmp_create(d.parent, d.base, &rec, &tmp, &tmp_slot) < 0) {
         e = errno;
         io_err(err, errlen, "directory %s: cannot create a temporary directory in %s: %s",
                label, d.parent, strerror(e));
         goto out;
     }
 
-    /* Every file into the fresh directory, each listed for mt_tmp_cleanup once it is there. */
+    /* Every file into the fresh directory (each listed by mt_write_file_atomic while it is
+     * written, and by the directory's record once it is there). */
     for (; written < n; written++) {
         if (!files[written].write)                  /* a name of an earlier set, left out */
             continue;
@@ -364,7 +383,6 @@ int mt_write_dir_atomic(const char *dir, const mt_dir_file *files, int n, char *
             e = errno;
             goto undo;
         }
-        slots[written] = tmp_remember(paths[written], false);
     }
     int dfd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);   /* the names, on the disk */
     if (dfd >= 0) {
@@ -398,24 +416,19 @@ int mt_write_dir_atomic(const char *dir, const mt_dir_file *files, int n, char *
                strerror(e));
         goto undo;
     }
-    for (int i = 0; i < written; i++)
-        tmp_forget(slots[i]);
     tmp_forget(tmp_slot);
     goto out;
 
 undo:
-    for (int i = 0; i < written; i++) {
+    for (int i = 0; i < written; i++)
         if (paths[i])
             unlink(paths[i]);
-        tmp_forget(slots[i]);
-    }
     rmdir(tmp);
     tmp_forget(tmp_slot);
 out:
     for (int i = 0; i < n; i++)
         free(paths[i]);
     free(paths);
-    free(slots);
     free(names);
     free(tmp);
     mt_io_dir_target_free(&d);

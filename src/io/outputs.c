@@ -37,17 +37,31 @@ static bool within(const char *path, const char *dir)
  * outputs whose directories do not exist yet, where realpath cannot help. */
 static char *lexical_abs(const char *path)
 {
-    char cwd[4096] = "";
-    if (path[0] != '/' && !getcwd(cwd, sizeof cwd))
-        return NULL;
-    size_t n = strlen(cwd) + strlen(path) + 3;
+    char *cwd = NULL;
+    for (size_t size = 256; path[0] != '/'; size *= 2) {    /* a cwd of any length */
+        char *grown = realloc(cwd, size);
+        if (!grown) {
+            free(cwd);
+            return NULL;
+        }
+        cwd = grown;
+        if (getcwd(cwd, size))
+            break;
+        if (errno != ERANGE) {
+            free(cwd);
+            return NULL;
+        }
+    }
+    size_t n = (cwd ? strlen(cwd) : 0) + strlen(path) + 3;
     char *joined = malloc(n), *out = malloc(n);
     if (!joined || !out) {
+        free(cwd);
         free(joined);
         free(out);
         return NULL;
     }
-    snprintf(joined, n, "%s/%s", cwd, path);
+    snprintf(joined, n, "%s/%s", cwd ? cwd : "", path);
+    free(cwd);
     size_t k = 0;
     char *save = NULL;
     for (char *part = strtok_r(joined, "/", &save); part; part = strtok_r(NULL, "/", &save)) {
@@ -70,16 +84,18 @@ static char *lexical_abs(const char *path)
 }
 
 /* A file output that failed its own check (its directory may not exist yet) inside a directory
- * output that is to be made: the index of that directory output, or -1. */
-static int inside_a_dir_output(const mt_output *outs, int n, int file)
+ * output that is to be made: the index of that directory output, or -1. canon holds the
+ * resolved paths of the outputs checked so far (NULL for the others). */
+static int inside_a_dir_output(const mt_output *outs, char *const *canon, int n, int file)
 {
     char *f = lexical_abs(outs[file].path);
     int found = -1;
     for (int i = 0; f && i < n && found < 0; i++) {
-        if (i == file || !outs[i].names || !outs[i].path)
+        if (i == file || !outs[i].names || !outs[i].path || !outs[i].path[0])
             continue;
-        char *d = lexical_abs(outs[i].path);
-        if (d && within(f, d))
+        char *d = canon[i] ? NULL : lexical_abs(outs[i].path);
+        const char *dir = canon[i] ? canon[i] : d;
+        if (dir && within(f, dir))
             found = i;
         free(d);
     }
@@ -129,7 +145,7 @@ int mt_check_outputs(const mt_output *outs, int n, char *err, size_t errlen)
         if (!outs[i].path || check_one(&outs[i], &canon[i], err, errlen) == 0)
             continue;
         status = 1;
-        int dir = outs[i].names || !outs[i].path[0] ? -1 : inside_a_dir_output(outs, n, i);
+        int dir = outs[i].names || !outs[i].path[0] ? -1 : inside_a_dir_output(outs, canon, n, i);
         if (dir >= 0)
             status = inside_message(&outs[i], &outs[dir], err, errlen);
     }
