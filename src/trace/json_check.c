@@ -122,21 +122,24 @@ int mt_trace_checker_fail(checker *c, const char *path, const char *fmt, ...)
     return -1;
 }
 
-/* fail at "nodes[i].field" and at "walks[wi].events[ei].field" (field NULL: the object itself):
- * the path is written out only when something is wrong. */
+/* fail at "nodes[i].field" or "edges[i].field" (field NULL: the object itself): the path is
+ * written out only when something is wrong. */
 #if defined(__GNUC__)
-__attribute__((format(printf, 4, 5)))
+__attribute__((format(printf, 5, 6)))
 #endif
-static int node_fail(checker *c, int i, const char *field, const char *fmt, ...)
+static int item_fail(checker *c, const char *array, int i, const char *field, const char *fmt,
+                     ...)
 {
     char p[96];
-    snprintf(p, sizeof p, "nodes[%d]%s%s", i, field ? "." : "", field ? field : "");
+    snprintf(p, sizeof p, "%s[%d]%s%s", array, i, field ? "." : "", field ? field : "");
     va_list ap;
     va_start(ap, fmt);
     failv(c, p, fmt, ap);
     va_end(ap);
     return -1;
 }
+#define node_fail(c, i, ...) item_fail((c), "nodes", (i), __VA_ARGS__)
+#define edge_fail(c, i, ...) item_fail((c), "edges", (i), __VA_ARGS__)
 
 /* "walks[1].events[7]" or "walks[1].events[7].node" */
 static const char *evpath(char *buf, size_t n, int wi, size_t ei, const char *field)
@@ -297,20 +300,6 @@ static int check_node(checker *c, int i)
 
 /* Each edge runs from an earlier node into one operand of a later op node; no operand has two.
  * An operand may have none: a constant of a graph built before recording began. */
-#if defined(__GNUC__)
-__attribute__((format(printf, 4, 5)))
-#endif
-static int edge_fail(checker *c, int i, const char *field, const char *fmt, ...)
-{
-    char p[48];
-    snprintf(p, sizeof p, "edges[%d]%s%s", i, field ? "." : "", field ? field : "");
-    va_list ap;
-    va_start(ap, fmt);
-    failv(c, p, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
 static int check_edges(checker *c)
 {
     const mt_trace *t = c->t;

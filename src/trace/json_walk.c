@@ -54,6 +54,30 @@ static bool is(const mt_trace_event *e, mt_event_kind kind, int node)
     return e->kind == kind && e->node == node;
 }
 
+/* What both walks require of an accumulate: into a leaf, right after the leaf's visit. */
+static int check_accumulate(checker *c, int wi, size_t ei)
+{
+    const mt_trace_event *e = &c->t->walks[wi].events[ei], *prev = e - 1;
+    if (c->t->nodes[e->node].kind != MT_TRACE_ACCUMULATE_GRAD)
+        return event_fail(c, wi, ei, "node", "node %d is %s; only AccumulateGrad nodes "
+                          "accumulate", e->node, kind_name(c, e->node));
+    if (!is(prev, MT_EV_VISIT, e->node))
+        return event_fail(c, wi, ei, "kind", "an accumulate into node %d that does not follow "
+                          "its visit", e->node);
+    return 0;
+}
+
+/* A walk that succeeded (status 0) visited its root: it is more than backward_begin and end. */
+static int check_root_visited(checker *c, int wi)
+{
+    const mt_trace_walk *w = &c->t->walks[wi];
+    size_t last = w->nevents - 1;
+    if (w->status == 0 && last == 1)
+        return event_fail(c, wi, last, "kind", "backward_end right after backward_begin, but the "
+                          "walk succeeded (status 0) without visiting its root");
+    return 0;
+}
+
 /* The recursion of autograd.h: VISIT pushes a frame, RETURN pops it; depth is the stack's height;
  * a leaf accumulates, an op computes its gradients and passes each on, first input first
  * (dfs) or last first (dfs_last_first), and each pass is followed by the parent's visit. */
@@ -92,13 +116,7 @@ static int check_dfs_event(checker *c, int wi, size_t ei, size_t *top)
         (*top)++;
         return 0;
     case MT_EV_ACCUMULATE:
-        if (n->kind != MT_TRACE_ACCUMULATE_GRAD)
-            return event_fail(c, wi, ei, "node", "node %d is %s; only AccumulateGrad nodes "
-                              "accumulate", e->node, kind_name(c, e->node));
-        if (!is(prev, MT_EV_VISIT, e->node))
-            return event_fail(c, wi, ei, "kind", "an accumulate into node %d that does not follow "
-                              "its visit", e->node);
-        return 0;
+        return check_accumulate(c, wi, ei);
     case MT_EV_NODE_GRADS:
         if (n->kind != MT_TRACE_BACKWARD_FUNCTION)
             return event_fail(c, wi, ei, "node", "node %d is %s; only a BackwardFunction computes "
@@ -161,9 +179,7 @@ int mt_trace_check_dfs(checker *c, int wi)
     if (w->events[last - 1].kind == MT_EV_GRAD_PASSED)
         return event_fail(c, wi, last, "kind", "backward_end right after a grad_passed (the "
                           "parent's visit is missing)");
-    if (w->status == 0 && last == 1)
-        return event_fail(c, wi, last, "kind", "backward_end right after backward_begin, but the "
-                          "walk succeeded (status 0) without visiting its root");
+    if (check_root_visited(c, wi)) return -1;
     if (w->status == 0 && top != 0)
         return event_fail(c, wi, last, "kind", "backward_end with %zu visit%s still open "
                           "(innermost: node %d), but the walk succeeded (status 0)", top,
@@ -247,13 +263,7 @@ static int check_topo_event(checker *c, int wi, size_t ei, topo_state *s)
         if (n->kind == MT_TRACE_BACKWARD_FUNCTION) s->waiting = e->node;
         return 0;
     case MT_EV_ACCUMULATE:
-        if (n->kind != MT_TRACE_ACCUMULATE_GRAD)
-            return event_fail(c, wi, ei, "node", "node %d is %s; only AccumulateGrad nodes "
-                              "accumulate", e->node, kind_name(c, e->node));
-        if (!is(prev, MT_EV_VISIT, e->node))
-            return event_fail(c, wi, ei, "kind", "an accumulate into node %d that does not follow "
-                              "its visit", e->node);
-        return 0;
+        return check_accumulate(c, wi, ei);
     case MT_EV_NODE_GRADS:
         if (!is(prev, MT_EV_VISIT, e->node) || n->kind != MT_TRACE_BACKWARD_FUNCTION)
             return event_fail(c, wi, ei, "kind", "node_grads of node %d, not right after the visit "
@@ -305,9 +315,7 @@ int mt_trace_check_topo(checker *c, int wi)
         return event_fail(c, wi, last, "kind", "backward_end, but node %d got its last gradient "
                           "just before: it is ready next", prev->parent);
     if (w->status != 0) return 0;                 /* an error stops the walk anywhere */
-    if (last == 1)
-        return event_fail(c, wi, last, "kind", "backward_end right after backward_begin, but the "
-                          "walk succeeded (status 0) without visiting its root");
+    if (check_root_visited(c, wi)) return -1;
     if (s.waiting >= 0)
         return event_fail(c, wi, last, "kind", "backward_end, but node %d was visited and its "
                           "node_grads come next", s.waiting);
