@@ -15,6 +15,7 @@
 #ifndef MYTORCH_IO_H
 #define MYTORCH_IO_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -204,6 +205,11 @@ void mt_tmp_cleanup(void);
  * ignored. The handler typically calls mt_tmp_cleanup, says what was not written with
  * mt_signal_safe_print, restores SIG_DFL and re-raises the signal. */
 void mt_catch_stop_signals(void (*handler)(int sig));
+
+/* Blocks those four signals in the calling thread; *old gets the mask before, which
+ * pthread_sigmask(SIG_SETMASK, old, NULL) restores. Threads started meanwhile inherit the
+ * block, so the signals are delivered to the threads that did not block them. */
+void mt_block_stop_signals(sigset_t *old);
 
 /* Writes s to standard error with write(2) alone, so a signal handler may call it. */
 void mt_signal_safe_print(const char *s);

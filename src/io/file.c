@@ -89,16 +89,22 @@ void mt_tmp_cleanup(void)
         }
 }
 
-/* The signals a program is expected to catch to clean up: blocked while a temporary is created
- * and listed, so that none can be created without being listed. */
-static void block_signals(sigset_t *old)
+/* The signals a program is expected to catch to clean up (mt_catch_stop_signals): blocked
+ * while a temporary is created and listed, so that none can be created without being listed. */
+static const int stop_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+enum { N_STOP_SIGNALS = sizeof stop_signals / sizeof stop_signals[0] };
+
+static void stop_signal_set(sigset_t *set)
+{
+    sigemptyset(set);
+    for (int i = 0; i < N_STOP_SIGNALS; i++)
+        sigaddset(set, stop_signals[i]);
+}
+
+void mt_block_stop_signals(sigset_t *old)
 {
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGHUP);
-    sigaddset(&set, SIGQUIT);
+    stop_signal_set(&set);
     pthread_sigmask(SIG_BLOCK, &set, old);
 }
 
@@ -160,7 +166,7 @@ static int tmp_create(const char *dir, const char *base, tmp_dir *rec, char **tm
         random_suffix(suffix);
         snprintf(p + off, sizeof ".XXXXXX.tmp", ".%s.tmp", suffix);
         sigset_t old;
-        block_signals(&old);
+        mt_block_stop_signals(&old);
         int fd = is_dir ? mkdir(p, 0777)
                         : open(p, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
         if (fd >= 0) {
@@ -441,19 +447,15 @@ out:
 
 void mt_catch_stop_signals(void (*handler)(int sig))
 {
-    static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
-    enum { N = sizeof sigs / sizeof sigs[0] };
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = handler;
-    sigemptyset(&sa.sa_mask);
-    for (int i = 0; i < N; i++)
-        sigaddset(&sa.sa_mask, sigs[i]);
-    for (int i = 0; i < N; i++) {
+    stop_signal_set(&sa.sa_mask);
+    for (int i = 0; i < N_STOP_SIGNALS; i++) {
         struct sigaction old;
-        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+        if (sigaction(stop_signals[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN)
             continue;
-        sigaction(sigs[i], &sa, NULL);
+        sigaction(stop_signals[i], &sa, NULL);
     }
 }
 

@@ -111,7 +111,7 @@ int main(int argc, char **argv)
     validator vt = { .data_dir = o.data_dir, .err = err_new() };
     pthread_t val_thread;
     sigset_t mask;
-    block_signals(&mask);                /* the thread inherits the mask: signals come here */
+    mt_block_stop_signals(&mask);       /* the thread inherits the mask: signals come here */
     if (pthread_mutex_init(&vt.lock, NULL) != 0 || pthread_cond_init(&vt.changed, NULL) != 0 ||
         pthread_create(&val_thread, NULL, validator_main, &vt) != 0)
         die("cannot start the validation thread");

@@ -59,7 +59,6 @@ extern volatile sig_atomic_t g_steps_done;        /* training steps finished */
 extern long g_total_steps;
 
 void catch_signals(void);            /* on the main thread, before any other thread starts */
-void block_signals(sigset_t *old);   /* in this thread; pthread_sigmask(SIG_SETMASK, old) undoes */
 void add_outputs(const options *o);  /* the outputs asked for, so an interruption can list them */
 void mark_written(const char *flag);
 /* " to A, B; the first step's graph to C; not written: D" after a run that stopped early. */

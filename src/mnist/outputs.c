@@ -141,19 +141,6 @@ void catch_signals(void)
     mt_catch_stop_signals(on_signal);
 }
 
-/* Blocks the caught signals in the calling thread (restored by the caller): threads started
- * in between inherit the mask, so the handler runs on the main thread. */
-void block_signals(sigset_t *old)
-{
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGHUP);
-    sigaddset(&set, SIGQUIT);
-    pthread_sigmask(SIG_BLOCK, &set, old);
-}
-
 static void add_output(const char *flag, const char *path, bool step_graph)
 {
     if (path) g_outputs[g_noutputs++] = (output){ flag, path, step_graph, 0 };
