@@ -48,13 +48,7 @@ void vw_fill_rect(cairo_t *cr, vw_rect r, double red, double green, double blue)
 
 void vw_rounded(cairo_t *cr, vw_rect r, double radius)
 {
-    double k = fmin(radius, fmin(r.w, r.h) / 2);
-    cairo_new_sub_path(cr);
-    cairo_arc(cr, r.x + r.w - k, r.y + k, k, -VW_PI / 2, 0);
-    cairo_arc(cr, r.x + r.w - k, r.y + r.h - k, k, 0, VW_PI / 2);
-    cairo_arc(cr, r.x + k, r.y + r.h - k, k, VW_PI / 2, VW_PI);
-    cairo_arc(cr, r.x + k, r.y + k, k, VW_PI, 3 * VW_PI / 2);
-    cairo_close_path(cr);
+    mt_draw_rounded_rect(cr, r.x, r.y, r.w, r.h, radius);
 }
 
 /* The width of one word, remembered: a caption's words recur from step to step ("gradient",

@@ -1,6 +1,7 @@
 /* draw.h: what every picture of the project needs, on top of cairo: PNG files written
  * atomically, text through Pango in pinned fonts (measured exactly as it is drawn), colour maps
- * for signed values and for magnitudes, and one shutdown that leaves valgrind clean.
+ * for signed values and for magnitudes, rounded boxes, and one shutdown that leaves valgrind
+ * clean.
  * Built as libmytorch_draw.a, apart from the core library, which needs neither cairo nor Pango.
  *
  * Units: every coordinate and font size is in cairo user units (pixels when the transform is
@@ -132,6 +133,12 @@ mt_draw_rgb mt_draw_cmap_sequential(double t);
 
 /* cairo_set_source_rgb with c. */
 void mt_draw_set_source(cairo_t *cr, mt_draw_rgb c);
+
+/* ---- shapes ------------------------------------------------------------------------------- */
+
+/* Adds to cr's path the rectangle x, y, w, h with its corners rounded by radius (at most half
+ * the shorter side), as a closed sub-path of its own; fill or stroke it as usual. */
+void mt_draw_rounded_rect(cairo_t *cr, double x, double y, double w, double h, double radius);
 
 /* ---- shutdown ----------------------------------------------------------------------------- */
 

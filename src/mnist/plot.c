@@ -250,16 +250,6 @@ static int box_inside(const frame *f, box b)
     return b.x >= f->x0 + 4 && b.y >= f->y0 + 4 && b.x + b.w <= f->x1 - 4 && b.y + b.h <= f->y1 - 4;
 }
 
-static void rounded_rect(cairo_t *cr, box b, double r)
-{
-    cairo_new_sub_path(cr);
-    cairo_arc(cr, b.x + b.w - r, b.y + r, r, -PLOT_PI / 2, 0);
-    cairo_arc(cr, b.x + b.w - r, b.y + b.h - r, r, 0, PLOT_PI / 2);
-    cairo_arc(cr, b.x + r, b.y + b.h - r, r, PLOT_PI / 2, PLOT_PI);
-    cairo_arc(cr, b.x + r, b.y + r, r, PLOT_PI, 3 * PLOT_PI / 2);
-    cairo_close_path(cr);
-}
-
 /* ---- drawing ------------------------------------------------------------------------------ */
 
 static void draw_grid_and_axes(cairo_t *cr, const frame *f)
@@ -435,7 +425,7 @@ static void callout(cairo_t *cr, box b, double px, double py, const char *s, rgb
     cairo_line_to(cr, cx, cy);
     cairo_stroke(cr);
 
-    rounded_rect(cr, b, 4);
+    mt_draw_rounded_rect(cr, b.x, b.y, b.w, b.h, 4);
     cairo_set_source_rgba(cr, 1, 1, 1, 0.94);
     cairo_fill_preserve(cr);
     set_rgb(cr, c);
@@ -501,7 +491,7 @@ static void draw_annotations(cairo_t *cr, const frame *f, const mt_plot_point *p
         }
     }
     lb = best_box;
-    rounded_rect(cr, lb, 5);
+    mt_draw_rounded_rect(cr, lb.x, lb.y, lb.w, lb.h, 5);
     cairo_set_source_rgba(cr, 1, 1, 1, 0.94);
     cairo_fill_preserve(cr);
     set_rgb(cr, C_FRAME);
