@@ -114,17 +114,17 @@ const char **vw_frame_names(const vw_app *app, const char *dir, int *steps, int 
     return list;
 }
 
-int vw_write_frames(vw_app *app, const char *dir, int w, int h, char *err, size_t errlen)
+int vw_write_frames(vw_app *app, const char *dir, const char *const *names, int n, int w, int h,
+                    char *err, size_t errlen)
 {
-    int steps, n;
-    const char **names = vw_frame_names(app, dir, &steps, &n);
+    int steps = vw_step_count(&app->model, app->state.walk);
     frame_job job = { .app = app, .w = w, .h = h };
     frame *frames = malloc((size_t)n * sizeof *frames);
     mt_dir_file *files = malloc((size_t)n * sizeof *files);
     job.s = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, w, h);
     job.cr = cairo_create(job.s);
     int rc = -1;
-    if (!names || !frames || !files || cairo_status(job.cr) != CAIRO_STATUS_SUCCESS) {
+    if (!frames || !files || cairo_status(job.cr) != CAIRO_STATUS_SUCCESS) {
         mt_errbuf_set(err, errlen, "directory %s: out of memory for %d frames of %dx%d", dir, n,
                       w, h);
     } else {
@@ -137,7 +137,6 @@ int vw_write_frames(vw_app *app, const char *dir, int w, int h, char *err, size_
     }
     cairo_destroy(job.cr);
     cairo_surface_destroy(job.s);
-    free(names);
     free(frames);
     free(files);
     return rc;

@@ -245,7 +245,8 @@ static int write_outputs(const options *o, mt_trace *t, vw_app *app, int step, v
         int rc = i == VW_OUT_TRACE      ? mt_trace_save(t, path, own, errlen)
                : i == VW_OUT_SCREENSHOT ? vw_write_png(app, path, step, o->w, o->h, own, errlen)
                : i == VW_OUT_SVG        ? vw_write_svg(app, path, step, o->w, o->h, own, errlen)
-               : i == VW_OUT_FRAMES     ? vw_write_frames(app, path, o->w, o->h, own, errlen)
+               : i == VW_OUT_FRAMES     ? vw_write_frames(app, path, out->out[i].names,
+                                                          out->out[i].n, o->w, o->h, own, errlen)
                                         : vw_write_pdf(app, path, o->w, o->h, own, errlen);
         if (rc != 0) mt_errbuf_set(err, errlen, "%s: %s", out->out[i].flag, own);
         free(own);

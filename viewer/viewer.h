@@ -283,10 +283,11 @@ void vw_draw_help(cairo_t *cr, vw_app *app, double w, double h);
 
 /* Each returns 0, or -1 with a message naming the file; outputs are written whole or not at all. */
 int vw_write_png(vw_app *app, const char *path, int step, int w, int h, char *err, size_t errlen);
-/* --frames DIR: DIR holding exactly step-0001.png ... (vw_frame_names), written as one set by
- * mt_write_dir_atomic, which refuses a DIR holding anything else. Frames of an earlier, longer
- * run there are replaced too. */
-int vw_write_frames(vw_app *app, const char *dir, int w, int h, char *err, size_t errlen);
+/* --frames DIR: DIR holding exactly a frame per step, written as one set by
+ * mt_write_dir_atomic, which refuses a DIR holding anything else. names[0..n) are what
+ * vw_frame_names gave for DIR: the frames, then those of an earlier, longer run, which go. */
+int vw_write_frames(vw_app *app, const char *dir, const char *const *names, int n, int w, int h,
+                    char *err, size_t errlen);
 /* The names --frames DIR deals with: first *steps frames, one per step of the walk shown, then
  * the frames of an earlier, longer run that DIR holds (step-0042.png past the last step),
  * which go; *n in all. One malloc'd block: the caller frees it with free(). NULL when out of
